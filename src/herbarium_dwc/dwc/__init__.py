@@ -1,0 +1,1 @@
+"""Darwin Core: the terms we write and the normalisers that fill them."""
