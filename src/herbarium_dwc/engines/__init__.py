@@ -1,0 +1,47 @@
+"""Extraction engines: a prepared image (and OCR text) in, verbatim DwC out.
+
+Every engine follows :class:`Engine`. An engine raises
+:class:`~herbarium_dwc.errors.SpecimenError` for a permanent problem with one
+specimen (a ``failed`` record is written), :class:`TransientError` when a
+later run may succeed (no record is written) and :class:`ConfigError` when no
+specimen can succeed with the current settings (the run stops).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from herbarium_dwc.images import PreparedImage
+from herbarium_dwc.record import EngineInfo, OcrResult, Usage
+
+
+@dataclass
+class EngineResult:
+    """What an engine read from one specimen.
+
+    :param verbatim: Darwin Core term to the value as the engine gave it.
+    :param confidence: term to a 0-1 confidence, where the engine gives one.
+    :param model: the model that answered (may be a fallback model).
+    :param unknown_keys: keys the engine returned that are not DwC terms.
+    """
+
+    verbatim: dict[str, str]
+    confidence: dict[str, float] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    attempts: int = 1
+    model: str | None = None
+    unknown_keys: list[str] = field(default_factory=list)
+
+
+class Engine(Protocol):
+    """What the extraction step needs from an engine."""
+
+    info: EngineInfo
+    needs_ocr: bool
+
+    def extract(
+        self, specimen_id: str, image: PreparedImage, ocr: OcrResult | None
+    ) -> EngineResult:
+        """Read the Darwin Core terms of one specimen."""
+        ...
