@@ -10,8 +10,9 @@ specimen can succeed with the current settings (the run stops).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
+from herbarium_dwc.errors import ConfigError
 from herbarium_dwc.images import PreparedImage
 from herbarium_dwc.record import EngineInfo, OcrResult, Usage
 
@@ -45,3 +46,25 @@ class Engine(Protocol):
     ) -> EngineResult:
         """Read the Darwin Core terms of one specimen."""
         ...
+
+
+def build_engine(config: dict[str, Any]) -> Engine:
+    """Create the engine the workflow config names.
+
+    :raises ConfigError: the engine name is unknown or not available yet.
+    """
+    name = config.get("engine", "offline")
+    if name == "offline":
+        from herbarium_dwc.engines.offline import OfflineEngine
+
+        return OfflineEngine()
+    if name == "noop":
+        from herbarium_dwc.engines.offline import NoopEngine
+
+        return NoopEngine(float(config.get("noop", {}).get("delay_s", 0.0)))
+    if name == "openai":
+        raise ConfigError(
+            "engine: openai is not available in this version yet; set engine: "
+            "offline to use the bundled OCR engine"
+        )
+    raise ConfigError(f"engine: {name!r} is unknown; use offline, openai or noop")

@@ -1,0 +1,102 @@
+# The specimen table, the selected range and the input functions of all rules.
+import sys
+
+from herbarium_dwc.errors import ConfigError
+from herbarium_dwc.demo import DEMO_LABELS
+from herbarium_dwc.settings import needs_ocr, run_id
+from herbarium_dwc.specimens import ID_PATTERN, Specimen, build_table, select_range
+
+RESULTS = config["results"].rstrip("/")
+RUN = run_id(config)
+DEMO = config["images"] == "demo"
+DEMO_DIR = "resources/demo"
+
+
+def load_selection():
+    """Build the specimen table and pick the configured range, or stop."""
+    try:
+        if DEMO:
+            table = [
+                Specimen(
+                    row["specimen_id"], f"{DEMO_DIR}/images/{row['specimen_id']}.jpg"
+                )
+                for row in DEMO_LABELS
+            ]
+        else:
+            table = build_table(config["images"], config["extensions"])
+        return select_range(
+            table,
+            offset=config["offset"],
+            limit=config["limit"],
+            specimens=config["specimens"],
+        )
+    except ConfigError as exc:
+        sys.exit(f"herbarium-dwc: configuration problem: {exc}")
+
+
+SELECTED = load_selection()
+PATHS = {specimen.specimen_id: specimen.path for specimen in SELECTED}
+
+
+def get_image_path(wildcards):
+    """The image file of one specimen (a param: missing files become failed records)."""
+    return PATHS[wildcards.specimen_id]
+
+
+def get_demo_sheet(wildcards):
+    """The demo sheet a specimen needs rendered first, if the demo is running."""
+    return [PATHS[wildcards.specimen_id]] if DEMO else []
+
+
+def get_extract_inputs(wildcards):
+    """The prepared image manifest, plus the OCR text when the engine reads it."""
+    inputs = {"prepared": f"{RESULTS}/work/prepared/{wildcards.specimen_id}.json"}
+    if needs_ocr(config):
+        inputs["ocr"] = f"{RESULTS}/work/ocr/{wildcards.specimen_id}.json"
+    return inputs
+
+
+def get_specimen_records():
+    """Every selected specimen's record in the current run."""
+    return expand(
+        "{results}/specimens/{run}/{specimen_id}.json",
+        results=RESULTS,
+        run=RUN,
+        specimen_id=list(PATHS),
+    )
+
+
+def get_truth():
+    """The ground-truth path, or None when evaluation is off."""
+    truth = config["truth"]
+    if not truth:
+        return None
+    if truth == "demo":
+        return f"{DEMO_DIR}/truth.csv" if DEMO else None
+    return truth
+
+
+def get_final_outputs():
+    """The final targets: the table, the quality summary, evaluation.
+
+    The records themselves are targets too: Snakemake does not remake a
+    missing input of an up-to-date output, so without them a deleted record
+    would not be extracted again.
+    """
+    outputs = [f"{RESULTS}/occurrence.csv", f"{RESULTS}/quality.json"]
+    if get_truth():
+        outputs.append(f"{RESULTS}/evaluation.json")
+    return outputs
+
+
+def get_all_targets():
+    """Everything the default target asks for."""
+    return get_final_outputs() + get_specimen_records()
+
+
+def print_outputs():
+    """Tell the user where the results are."""
+    print(f"\nherbarium-dwc: {len(PATHS)} specimens, run {RUN}", file=sys.stderr)
+    for path in get_final_outputs():
+        print(f"  {path}", file=sys.stderr)
+    print(f"  per-specimen records: {RESULTS}/specimens/{RUN}/", file=sys.stderr)

@@ -1,0 +1,15 @@
+# Turn one specimen into its Darwin Core record (the per-specimen JSON).
+rule extract_specimen:
+    input:
+        unpack(get_extract_inputs),
+    output:
+        f"{RESULTS}/specimens/{RUN}/{{specimen_id}}.json",
+    log:
+        f"logs/extract_specimen/{RUN}/{{specimen_id}}.log",
+    conda:
+        "../envs/herbarium-dwc.yaml"
+    params:
+        run=RUN,
+        dedup=f"{RESULTS}/work/dedup/{RUN}",
+    script:
+        "../scripts/extract_specimen.py"

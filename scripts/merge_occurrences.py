@@ -1,0 +1,6 @@
+# Adapter for rule merge_occurrences.
+from herbarium_dwc.aggregate import merge_occurrences
+from herbarium_dwc.logs import log_to
+
+log_to(snakemake.log[0])
+merge_occurrences(snakemake.input, snakemake.output[0])

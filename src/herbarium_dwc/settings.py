@@ -1,0 +1,91 @@
+"""Reading the workflow configuration: run names and per-stage settings.
+
+The Snakefile validates the config against config/schema.yaml (which fills
+defaults); the functions here turn the validated mapping into the settings
+objects the stages take, so the workflow and the CLI agree on them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from herbarium_dwc.images import PrepareSettings
+
+# The offline engine's parser version: bump it when labelparse changes what it
+# returns, so results of the new parser land in a new run folder.
+OFFLINE_PARSER_VERSION = "parser-v1"
+
+_SLUG = re.compile(r"[^A-Za-z0-9.]+")
+
+
+def slug(text: str) -> str:
+    """Lower-case ``text`` and keep only letters, digits and dots, joined by -."""
+    return _SLUG.sub("-", text.lower()).strip("-")
+
+
+def engine_model(config: dict[str, Any]) -> str:
+    """Return the model name the configured engine uses."""
+    engine = config.get("engine", "offline")
+    if engine == "offline":
+        return "rapidocr"
+    if engine == "noop":
+        return "noop"
+    return str(config.get("openai", {}).get("model", ""))
+
+
+def prompt_version(config: dict[str, Any]) -> str:
+    """Return the prompt (or parser) version that shapes the engine's answers."""
+    engine = config.get("engine", "offline")
+    if engine == "openai":
+        return str(config.get("openai", {}).get("prompt", "dwc-v1"))
+    if engine == "noop":
+        return "none"
+    return OFFLINE_PARSER_VERSION
+
+
+def run_id(config: dict[str, Any]) -> str:
+    """Name the results folder after the settings that change results.
+
+    Engine, model and prompt version make the name, so changing the model
+    starts a new folder while rerunning the same settings fills in the
+    missing specimens of the old one. ``run_name`` in the config overrides it.
+
+    >>> run_id({"engine": "offline"})
+    'offline-rapidocr-parser-v1'
+    """
+    if config.get("run_name"):
+        return slug(str(config["run_name"]))
+    parts = [
+        config.get("engine", "offline"),
+        engine_model(config),
+        prompt_version(config),
+    ]
+    return "-".join(slug(str(part)) for part in parts if part)
+
+
+def prepare_settings(config: dict[str, Any]) -> PrepareSettings:
+    """Return the image budget for the configured engine.
+
+    The offline engine reads small label text, so it gets its own long edge
+    (``offline.max_edge``); API engines get ``prepare.max_edge``.
+    """
+    prepare = config.get("prepare", {})
+    max_edge = int(prepare.get("max_edge", 2048))
+    if config.get("engine", "offline") == "offline":
+        max_edge = int(config.get("offline", {}).get("max_edge", max_edge))
+    return PrepareSettings(
+        max_edge=max_edge,
+        max_bytes=int(prepare.get("max_bytes", PrepareSettings.max_bytes)),
+        quality=int(prepare.get("quality", PrepareSettings.quality)),
+    )
+
+
+def needs_ocr(config: dict[str, Any]) -> bool:
+    """True when extraction reads OCR text (offline engine, or send_ocr_text)."""
+    engine = config.get("engine", "offline")
+    if engine == "offline":
+        return True
+    if engine == "openai":
+        return bool(config.get("openai", {}).get("send_ocr_text", False))
+    return False
