@@ -1,0 +1,155 @@
+"""The ``herbarium-dwc`` command: helpers around the Snakemake workflow.
+
+herbarium-dwc table IMAGES          list the specimen ids an images setting finds
+herbarium-dwc evaluate RESULTS TRUTH  compare a run's records with ground truth
+herbarium-dwc retry-failed RESULTS  delete failed records so the next run redoes them
+herbarium-dwc demo FOLDER           draw the demo sheets and their truth.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from herbarium_dwc.errors import HerbariumError
+
+logger = logging.getLogger(__name__)
+
+
+def _run_folder(results: Path, run: str | None) -> Path:
+    specimens = results / "specimens"
+    if run:
+        folder = specimens / run
+        if not folder.is_dir():
+            raise HerbariumError(f"{folder} does not exist; check --run and RESULTS")
+        return folder
+    runs = (
+        sorted(p for p in specimens.glob("*") if p.is_dir())
+        if specimens.is_dir()
+        else []
+    )
+    if len(runs) != 1:
+        names = ", ".join(p.name for p in runs) or "none"
+        raise HerbariumError(
+            f"{specimens} holds {len(runs)} runs ({names}); name one with --run"
+        )
+    return runs[0]
+
+
+def _cmd_table(args: argparse.Namespace) -> int:
+    from herbarium_dwc.specimens import build_table
+
+    for specimen in build_table(args.images):
+        sys.stdout.write(f"{specimen.specimen_id}\t{specimen.path}\n")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from herbarium_dwc.aggregate import evaluate_records
+
+    folder = _run_folder(Path(args.results), args.run)
+    out = Path(args.out) if args.out else Path(args.results) / "evaluation.json"
+    evaluate_records(sorted(folder.glob("*.json")), args.truth, out)
+    report = json.loads(out.read_text(encoding="utf-8"))
+    sys.stdout.write(f"{'field':24} {'n':>5} {'correct':>8} {'accuracy':>9}\n")
+    for term, row in report["fields"].items():
+        accuracy = "-" if row["accuracy"] is None else f"{row['accuracy']:.1%}"
+        sys.stdout.write(
+            f"{term:24} {row['n_truth']:>5} {row['n_correct']:>8} {accuracy:>9}\n"
+        )
+    if report.get("core_field_mean") is not None:
+        sys.stdout.write(f"core-field mean: {report['core_field_mean']:.1%}\n")
+    sys.stdout.write(f"written to {out}\n")
+    return 0
+
+
+def _cmd_retry_failed(args: argparse.Namespace) -> int:
+    from herbarium_dwc.aggregate import iter_records
+
+    folder = _run_folder(Path(args.results), args.run)
+    removed = 0
+    for record in iter_records(sorted(folder.glob("*.json"))):
+        if record.status != "failed":
+            continue
+        if args.kind and (
+            record.failure is None or record.failure.kind not in args.kind
+        ):
+            continue
+        if not args.dry_run:
+            (folder / f"{record.specimen_id}.json").unlink()
+        removed += 1
+    verb = "would re-queue" if args.dry_run else "re-queued"
+    sys.stdout.write(
+        f"{verb} {removed} failed specimens in {folder}; run snakemake again\n"
+    )
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from herbarium_dwc.demo import write_demo
+
+    for path in write_demo(args.folder):
+        sys.stdout.write(f"{path}\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``herbarium-dwc`` command."""
+    parser = argparse.ArgumentParser(
+        prog="herbarium-dwc",
+        description="Helpers around the herbarium-dwc Snakemake workflow.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    table = commands.add_parser(
+        "table", help="list specimen ids an images setting finds"
+    )
+    table.add_argument("images", help="folder, glob pattern or manifest CSV")
+    table.set_defaults(func=_cmd_table)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="compare a run's records with ground truth",
+        description="Example: herbarium-dwc evaluate results truth.csv",
+    )
+    evaluate.add_argument("results", help="the results folder")
+    evaluate.add_argument(
+        "truth", help="aocr-layout folder or CSV keyed by specimen_id"
+    )
+    evaluate.add_argument("--run", help="run folder name, if results holds several")
+    evaluate.add_argument("--out", help="where to write the JSON report")
+    evaluate.set_defaults(func=_cmd_evaluate)
+
+    retry = commands.add_parser(
+        "retry-failed", help="delete failed records so the next run extracts them again"
+    )
+    retry.add_argument("results", help="the results folder")
+    retry.add_argument("--run", help="run folder name, if results holds several")
+    retry.add_argument("--kind", action="append", help="only failures of this kind")
+    retry.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    retry.set_defaults(func=_cmd_retry_failed)
+
+    demo = commands.add_parser("demo", help="draw the demo sheets and truth.csv")
+    demo.add_argument("folder", help="where to write images/ and truth.csv")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; errors become one clean message and exit code 1."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        code: int = args.func(args)
+    except HerbariumError as exc:
+        sys.stderr.write(f"herbarium-dwc: {exc}\n")
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
