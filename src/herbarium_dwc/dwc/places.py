@@ -215,7 +215,10 @@ def title_case(text: str) -> str:
     out = []
     for index, original in enumerate(text.split(" ")):
         word = original.lower()
-        if original.rstrip(".,").upper() in _ACRONYMS:
+        letters_only = re.sub(r"[^A-Za-z]", "", original)
+        if original.rstrip(".,").upper() in _ACRONYMS or (
+            "." in original.rstrip(".") and len(letters_only) <= 4
+        ):  # dotted abbreviations such as S.A. stay as written
             out.append(original)
         elif index and word in _SMALL_WORDS:
             out.append(word)
