@@ -44,17 +44,43 @@ FLAG_REASONS: dict[str, str] = {
 }
 
 _QUOTES = {
-    "\u2019": "'", "\u2018": "'", "\u2032": "'", "\u00b4": "'", "`": "'",
-    "\u201d": '"', "\u201c": '"', "\u2033": '"', "''": '"',
-    "\u00ba": "°", "\u02da": "°", "\u2070": "°",
+    "\u2019": "'",
+    "\u2018": "'",
+    "\u2032": "'",
+    "\u00b4": "'",
+    "`": "'",
+    "\u201d": '"',
+    "\u201c": '"',
+    "\u2033": '"',
+    "''": '"',
+    "\u00ba": "°",
+    "\u02da": "°",
+    "\u2070": "°",
 }
 _HEMISPHERE_WORDS: dict[str, str] = {
-    "n": "N", "north": "N", "nord": "N", "norte": "N",
-    "s": "S", "south": "S", "sud": "S", "sur": "S", "süd": "S",
-    "e": "E", "east": "E", "est": "E", "este": "E", "ost": "E",
-    "w": "W", "west": "W", "o": "W", "oeste": "W", "ouest": "W",
+    "n": "N",
+    "north": "N",
+    "nord": "N",
+    "norte": "N",
+    "s": "S",
+    "south": "S",
+    "sud": "S",
+    "sur": "S",
+    "süd": "S",
+    "e": "E",
+    "east": "E",
+    "est": "E",
+    "este": "E",
+    "ost": "E",
+    "w": "W",
+    "west": "W",
+    "o": "W",
+    "oeste": "W",
+    "ouest": "W",
 }
-_HEMI = r"(?:north|nord|norte|south|süd|sud|sur|east|este|est|ost|west|oeste|ouest|[nsewo])"
+_HEMI = (
+    r"(?:north|nord|norte|south|süd|sud|sur|east|este|est|ost|west|oeste|ouest|[nsewo])"
+)
 _NUM = r"\d{1,3}(?:[.,]\d+)?"
 _DMS_CORE = rf"""
     (?:\b(?P<pre>{_HEMI})\.?\s*)?
@@ -97,10 +123,18 @@ _UTM_RE = re.compile(
 
 # Datum names as written -> EPSG code of the geographic CRS, as DwC recommends.
 _DATUMS: dict[str, str] = {
-    "wgs84": "EPSG:4326", "wgs1984": "EPSG:4326", "epsg4326": "EPSG:4326",
-    "nad83": "EPSG:4269", "nad1983": "EPSG:4269", "epsg4269": "EPSG:4269",
-    "nad27": "EPSG:4267", "nad1927": "EPSG:4267", "epsg4267": "EPSG:4267",
-    "etrs89": "EPSG:4258", "ed50": "EPSG:4230", "grs80": "EPSG:4019",
+    "wgs84": "EPSG:4326",
+    "wgs1984": "EPSG:4326",
+    "epsg4326": "EPSG:4326",
+    "nad83": "EPSG:4269",
+    "nad1983": "EPSG:4269",
+    "epsg4269": "EPSG:4269",
+    "nad27": "EPSG:4267",
+    "nad1927": "EPSG:4267",
+    "epsg4267": "EPSG:4267",
+    "etrs89": "EPSG:4258",
+    "ed50": "EPSG:4230",
+    "grs80": "EPSG:4019",
 }
 _DATUM_RE = re.compile(
     r"\b(WGS\s*-?\s*(?:19)?84|NAD\s*-?\s*(?:19)?(?:83|27)|ETRS\s*-?\s*89|ED\s*-?\s*50"
@@ -181,8 +215,11 @@ def _axes(text: str, flags: list[str], term: str) -> list[_Axis]:
             continue
         pre, post = _hemisphere(match.group("pre")), _hemisphere(match.group("post"))
         axes.append(
-            _Axis(degrees + minutes / 60 + seconds / 3600, post or pre,
-                  _decimals_for(match))
+            _Axis(
+                degrees + minutes / 60 + seconds / 3600,
+                post or pre,
+                _decimals_for(match),
+            )
         )
     if axes:
         return axes
@@ -242,8 +279,8 @@ def utm_to_latlon(
     :param ellipsoid: (semi-major axis in metres, flattening).
     :raises ValueError: the zone or band does not exist.
 
-    >>> [round(v, 4) for v in utm_to_latlon(31, "U", 500000, 5411920)]
-    [48.8584, 3.0]
+    >>> [round(v, 4) for v in utm_to_latlon(17, "T", 630084, 4833438)]
+    [43.6426, -79.3871]
     """
     band = band.upper()
     if not 1 <= zone <= 60 or band not in "CDEFGHJKLMNPQRSTUVWX" or len(band) != 1:
@@ -294,7 +331,9 @@ def format_decimal(value: float, places: int = 5) -> str:
     return _format(value, places)
 
 
-def parse_utm(text: str, datum: str | None, flags: list[str]) -> CoordinateResult | None:
+def parse_utm(
+    text: str, datum: str | None, flags: list[str]
+) -> CoordinateResult | None:
     """Read a UTM reference (``11U 520000 5600000``) into decimal degrees.
 
     :param text: verbatim coordinates.

@@ -14,6 +14,7 @@ Doubts become flags (``eventDate:<reason>``), see :data:`FLAG_REASONS`.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import logging
 import re
 import unicodedata
@@ -47,50 +48,172 @@ FLAG_REASONS: dict[str, str] = {
 }
 
 _MONTH_WORDS: dict[int, tuple[str, ...]] = {
-    1: ("january", "janvier", "enero", "januar", "janner", "jaenner",
-        "januarius", "ianuarius", "januarii", "ianuarii", "gennaio"),
-    2: ("february", "fevrier", "febrero", "februar", "februarius", "februarii",
-        "febbraio"),
+    1: (
+        "january",
+        "janvier",
+        "enero",
+        "januar",
+        "janner",
+        "jaenner",
+        "januarius",
+        "ianuarius",
+        "januarii",
+        "ianuarii",
+        "gennaio",
+    ),
+    2: (
+        "february",
+        "fevrier",
+        "febrero",
+        "februar",
+        "februarius",
+        "februarii",
+        "febbraio",
+    ),
     3: ("march", "mars", "marzo", "marz", "maerz", "martius", "martii"),
     4: ("april", "avril", "abril", "aprilis", "aprile"),
     5: ("may", "mai", "mayo", "maius", "maii", "maggio"),
-    6: ("june", "juin", "junio", "juni", "junius", "iunius", "junii", "iunii",
-        "giugno"),
-    7: ("july", "juillet", "julio", "juli", "julius", "iulius", "julii", "iulii",
-        "luglio"),
+    6: (
+        "june",
+        "juin",
+        "junio",
+        "juni",
+        "junius",
+        "iunius",
+        "junii",
+        "iunii",
+        "giugno",
+    ),
+    7: (
+        "july",
+        "juillet",
+        "julio",
+        "juli",
+        "julius",
+        "iulius",
+        "julii",
+        "iulii",
+        "luglio",
+    ),
     8: ("august", "aout", "agosto", "augustus", "augusti"),
-    9: ("september", "septembre", "septiembre", "setiembre", "septembris",
-        "settembre"),
+    9: ("september", "septembre", "septiembre", "setiembre", "septembris", "settembre"),
     10: ("october", "octobre", "octubre", "oktober", "octobris", "ottobre"),
     11: ("november", "novembre", "noviembre", "novembris"),
-    12: ("december", "decembre", "diciembre", "dezember", "decembris",
-         "dicembre"),
+    12: ("december", "decembre", "diciembre", "dezember", "decembris", "dicembre"),
 }
 # Abbreviations that are not a prefix of a whole month word above.
 _MONTH_ABBREVIATIONS: dict[str, int] = {
-    "sept": 9, "set": 9, "okt": 10, "dez": 12, "dic": 12, "ene": 1, "ago": 8,
-    "janv": 1, "fevr": 2, "fev": 2, "avr": 4, "juil": 7, "jul": 7, "jun": 6,
+    "sept": 9,
+    "set": 9,
+    "okt": 10,
+    "dez": 12,
+    "dic": 12,
+    "ene": 1,
+    "ago": 8,
+    "janv": 1,
+    "fevr": 2,
+    "fev": 2,
+    "avr": 4,
+    "juil": 7,
+    "jul": 7,
+    "jun": 6,
 }
 _ROMAN_MONTHS: dict[str, int] = {
-    "i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8,
-    "ix": 9, "x": 10, "xi": 11, "xii": 12,
+    "i": 1,
+    "ii": 2,
+    "iii": 3,
+    "iv": 4,
+    "v": 5,
+    "vi": 6,
+    "vii": 7,
+    "viii": 8,
+    "ix": 9,
+    "x": 10,
+    "xi": 11,
+    "xii": 12,
 }
 # Words that carry no date information on a label.
 _NOISE_WORDS = frozenset(
-    {"de", "del", "of", "the", "le", "am", "den", "im", "anno", "on", "en", "el",
-     "date", "dated", "fecha", "datum", "collected", "coll", "col", "leg"}
+    {
+        "de",
+        "del",
+        "of",
+        "the",
+        "le",
+        "am",
+        "den",
+        "im",
+        "anno",
+        "on",
+        "en",
+        "el",
+        "date",
+        "dated",
+        "fecha",
+        "datum",
+        "collected",
+        "coll",
+        "col",
+        "leg",
+    }
 )
 _SEASON_WORDS = frozenset(
-    {"spring", "summer", "autumn", "fall", "winter", "printemps", "ete", "automne",
-     "hiver", "primavera", "verano", "otono", "invierno", "fruhling", "sommer",
-     "herbst", "ver", "aestas", "autumnus", "hiems"}
+    {
+        "spring",
+        "summer",
+        "autumn",
+        "fall",
+        "winter",
+        "printemps",
+        "ete",
+        "automne",
+        "hiver",
+        "primavera",
+        "verano",
+        "otono",
+        "invierno",
+        "fruhling",
+        "sommer",
+        "herbst",
+        "ver",
+        "aestas",
+        "autumnus",
+        "hiems",
+    }
 )
-_APPROX_WORDS = frozenset({"ca", "c", "circa", "about", "approx", "approximately",
-                           "around", "cerca", "env", "environ", "etwa"})
+_APPROX_WORDS = frozenset(
+    {
+        "ca",
+        "c",
+        "circa",
+        "about",
+        "approx",
+        "approximately",
+        "around",
+        "cerca",
+        "env",
+        "environ",
+        "etwa",
+    }
+)
 # Words and signs that join the two ends of a range or the items of a list.
 _CONNECTOR_WORDS = frozenset(
-    {"to", "au", "bis", "al", "a", "till", "until", "through", "thru", "and", "y",
-     "et", "und", "e"}
+    {
+        "to",
+        "au",
+        "bis",
+        "al",
+        "a",
+        "till",
+        "until",
+        "through",
+        "thru",
+        "and",
+        "y",
+        "et",
+        "und",
+        "e",
+    }
 )
 _CONNECTOR_SIGNS = frozenset({"-", "/", "&", ",", "+"})
 
@@ -225,8 +348,10 @@ def _tokenise(text: str, flags: list[str], term: str) -> list[_Token]:
                 tokens.append(_Token("sep", word))
             elif word in _NOISE_WORDS:
                 continue
-            elif re.fullmatch(r"(st|nd|rd|th|er|e|o|a|ro)", word) and tokens and (
-                tokens[-1].kind == "num"
+            elif (
+                re.fullmatch(r"(st|nd|rd|th|er|e|o|a|ro)", word)
+                and tokens
+                and (tokens[-1].kind == "num")
             ):
                 continue  # ordinal suffix: 1st, 21st, 1er
             else:
@@ -252,7 +377,8 @@ class _Resolver:
                 for century in range(
                     self.earliest_year // 100, self.reference_year // 100 + 1
                 )
-                if self.earliest_year <= century * 100 + token.value
+                if self.earliest_year
+                <= century * 100 + token.value
                 <= self.reference_year
             ]
             if len(candidates) == 1:
@@ -318,10 +444,8 @@ def _piece_candidates(
     if pattern == "N":
         readings: list[Part] = [(None, None, v[0]), (None, v[0], None)]
         if len(values[0].text) == 2:
-            try:
+            with contextlib.suppress(_Unparsable):
                 readings.append((year(values[0]), None, None))
-            except _Unparsable:
-                pass
         return readings
     if pattern in ("NY", "Ny"):
         return [(year(values[1]), v[0], None), (year(values[1]), None, v[0])]
@@ -329,10 +453,8 @@ def _piece_candidates(
         readings = _day_month(v[0], v[1], order, resolver, flag=False)
         readings = [(None, m, d) for _, m, d in readings]
         if len(values[1].text) == 2 and 1 <= v[0] <= 12:
-            try:
+            with contextlib.suppress(_Unparsable):
                 readings.append((year(values[1]), v[0], None))
-            except _Unparsable:
-                pass
         return readings
     if pattern in ("NNY", "NNN", "NNy"):
         y = year(values[2])
@@ -550,9 +672,7 @@ def parse_date(
     return result
 
 
-_ISO_RE = re.compile(
-    r"^\d{4}(-\d{2}(-\d{2})?)?(/\d{4}(-\d{2}(-\d{2})?)?)?$"
-)
+_ISO_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?(/\d{4}(-\d{2}(-\d{2})?)?)?$")
 
 
 def is_iso_date(text: str) -> bool:

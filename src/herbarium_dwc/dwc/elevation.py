@@ -116,7 +116,11 @@ def parse_elevation(text: str, default_unit: str = "") -> ElevationResult:
         low, high = _to_float(match.group("low")), _to_float(match.group("high"))
         low_digits = len(match.group("low").lstrip("-"))
         high_digits = len(match.group("high").replace(",", "").split(".")[0])
-        if low_digits == 1 and high_digits >= 3 and low * 10 ** (high_digits - 1) < high:
+        if (
+            low_digits == 1
+            and high_digits >= 3
+            and low * 10 ** (high_digits - 1) < high
+        ):
             low *= 10 ** (high_digits - 1)
             result.flags.append("minimumElevationInMeters:range_abbreviation_expanded")
     else:

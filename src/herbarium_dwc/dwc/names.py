@@ -54,8 +54,20 @@ _RANKS: dict[str, str] = {
     "INFRASPECIFIC_NAME": "infraspecificname",
     "CULTIVAR": "cultivar",
 }
-_HIGHER_SUFFIXES = ("aceae", "ales", "oideae", "ineae", "idae", "inae", "eae",
-                    "phyta", "mycota", "opsida", "phyceae", "mycetes")
+_HIGHER_SUFFIXES = (
+    "aceae",
+    "ales",
+    "oideae",
+    "ineae",
+    "idae",
+    "inae",
+    "eae",
+    "phyta",
+    "mycota",
+    "opsida",
+    "phyceae",
+    "mycetes",
+)
 
 
 @dataclass
@@ -127,10 +139,7 @@ def parse_scientific_name(text: str, qualifier_in: str = "") -> NameResult:
     if qualifier:
         result.flags.append("scientificName:qualifier_moved")
         result.terms["verbatimIdentification"] = written
-    if _HYBRID_X_RE.search(name):
-        hybrid = _HYBRID_X_RE.sub("×", name)
-    else:
-        hybrid = name
+    hybrid = _HYBRID_X_RE.sub("×", name) if _HYBRID_X_RE.search(name) else name
     try:
         parsed = nameparser.parse(hybrid)
     except nameparser.UnparsableNameError as exc:
@@ -153,15 +162,19 @@ def parse_scientific_name(text: str, qualifier_in: str = "") -> NameResult:
     result.terms["scientificName"] = name
     _fill_parts(result, parsed, name)
     canonical = parsed.canonical_name_without_authorship() or name
-    _set_qualifier(result, qualifier, qualifier_in, canonical.replace("× ", ""), position)
+    _set_qualifier(
+        result, qualifier, qualifier_in, canonical.replace("× ", ""), position
+    )
     return result
 
 
 def _fill_parts(result: NameResult, parsed: nameparser.ParsedName, name: str) -> None:
     terms = result.terms
     genus = parsed.genus
-    if genus is None and parsed.uninomial and not parsed.uninomial.endswith(
-        _HIGHER_SUFFIXES
+    if (
+        genus is None
+        and parsed.uninomial
+        and not parsed.uninomial.endswith(_HIGHER_SUFFIXES)
     ):
         genus = parsed.uninomial
     if genus:
@@ -171,7 +184,12 @@ def _fill_parts(result: NameResult, parsed: nameparser.ParsedName, name: str) ->
     if parsed.infraspecific_epithet:
         terms["infraspecificEpithet"] = parsed.infraspecific_epithet
     rank = _RANKS.get(parsed.rank)
-    if rank is None and parsed.rank == "UNRANKED" and genus and genus == parsed.uninomial:
+    if (
+        rank is None
+        and parsed.rank == "UNRANKED"
+        and genus
+        and genus == parsed.uninomial
+    ):
         rank = "genus"
     if rank:
         terms["taxonRank"] = rank

@@ -43,15 +43,39 @@ FLAG_REASONS: dict[str, str] = {
 # Terms that a concept module writes; everything else passes through cleaned.
 _HANDLED = frozenset(
     {
-        "eventDate", "verbatimEventDate", "year", "month", "day", "startDayOfYear",
-        "endDayOfYear", "dateIdentified", "decimalLatitude", "decimalLongitude",
-        "verbatimCoordinates", "verbatimLatitude", "verbatimLongitude",
-        "verbatimCoordinateSystem", "geodeticDatum", "country", "countryCode",
-        "stateProvince", "scientificName", "genus", "specificEpithet",
-        "infraspecificEpithet", "taxonRank", "scientificNameAuthorship",
-        "identificationQualifier", "verbatimIdentification", "recordedBy",
-        "identifiedBy", "recordNumber", "catalogNumber", "minimumElevationInMeters",
-        "maximumElevationInMeters", "verbatimElevation",
+        "eventDate",
+        "verbatimEventDate",
+        "year",
+        "month",
+        "day",
+        "startDayOfYear",
+        "endDayOfYear",
+        "dateIdentified",
+        "decimalLatitude",
+        "decimalLongitude",
+        "verbatimCoordinates",
+        "verbatimLatitude",
+        "verbatimLongitude",
+        "verbatimCoordinateSystem",
+        "geodeticDatum",
+        "country",
+        "countryCode",
+        "stateProvince",
+        "scientificName",
+        "genus",
+        "specificEpithet",
+        "infraspecificEpithet",
+        "taxonRank",
+        "scientificNameAuthorship",
+        "identificationQualifier",
+        "verbatimIdentification",
+        "recordedBy",
+        "identifiedBy",
+        "recordNumber",
+        "catalogNumber",
+        "minimumElevationInMeters",
+        "maximumElevationInMeters",
+        "verbatimElevation",
     }
 )
 _SAME_POINT_DEGREES = 0.01
@@ -93,9 +117,16 @@ class NormaliseSettings:
         institution = ""
         if "normalise" in config or "dataset" in config:
             section = config.get("normalise") or {}
-            institution = str((config.get("dataset") or {}).get("institutionCode") or "")
-        known = {"date_order", "reference_year", "earliest_year", "catalog_prefixes",
-                 "institution_code"}
+            institution = str(
+                (config.get("dataset") or {}).get("institutionCode") or ""
+            )
+        known = {
+            "date_order",
+            "reference_year",
+            "earliest_year",
+            "catalog_prefixes",
+            "institution_code",
+        }
         unknown = set(section) - known
         if unknown:
             raise ConfigError(
@@ -112,7 +143,8 @@ class NormaliseSettings:
         earliest = section.get("earliest_year", 1900)
         for key, value in (("reference_year", reference), ("earliest_year", earliest)):
             if value is not None and (
-                not isinstance(value, int) or isinstance(value, bool)
+                not isinstance(value, int)
+                or isinstance(value, bool)
                 or not 1500 <= value <= 3000
             ):
                 raise ConfigError(
@@ -222,8 +254,10 @@ def normalise_record(
     place = places.normalise_place(
         get("country", ""),
         get("stateProvince", ""),
-        " ".join(get(k, "") for k in ("county", "municipality", "locality",
-                                      "verbatimLocality")),
+        " ".join(
+            get(k, "")
+            for k in ("county", "municipality", "locality", "verbatimLocality")
+        ),
         get("countryCode", ""),
     )
     out.update(place.terms)
@@ -274,7 +308,9 @@ def _normalise_coordinates(
     values: dict[str, str], out: dict[str, str], flags: list[str]
 ) -> None:
     verbatim_text = values.get("verbatimCoordinates") or " ".join(
-        v for v in (values.get("verbatimLatitude"), values.get("verbatimLongitude")) if v
+        v
+        for v in (values.get("verbatimLatitude"), values.get("verbatimLongitude"))
+        if v
     )
     engine: dict[str, float | None] = {}
     for term, limit in (("decimalLatitude", 90.0), ("decimalLongitude", 180.0)):
@@ -304,7 +340,10 @@ def _normalise_coordinates(
                     flags.append(f"{term}:engine_value_unverified")
                 continue
             if missing in result.flags:
-                if given is not None and abs(abs(given) - abs(value)) < _SAME_POINT_DEGREES:
+                if (
+                    given is not None
+                    and abs(abs(given) - abs(value)) < _SAME_POINT_DEGREES
+                ):
                     result.flags.remove(missing)
                     flags.append(f"{term}:hemisphere_from_engine")
                     chosen[term] = given
@@ -347,14 +386,20 @@ def _normalise_elevation(
     engine_text = (
         f"{low_text}-{high_text}" if low_text and high_text else low_text or high_text
     )
-    engine = elevation.parse_elevation(engine_text, default_unit="m") if engine_text else None
+    engine = (
+        elevation.parse_elevation(engine_text, default_unit="m")
+        if engine_text
+        else None
+    )
     if verbatim_text:
         out["verbatimElevation"] = verbatim_text
         result = elevation.parse_elevation(verbatim_text)
         flags.extend(result.flags)
         if result.minimum is not None:
-            if engine is not None and engine.minimum is not None and (
-                abs(engine.minimum - result.minimum) > 1
+            if (
+                engine is not None
+                and engine.minimum is not None
+                and (abs(engine.minimum - result.minimum) > 1)
             ):
                 flags.append("minimumElevationInMeters:engine_value_replaced")
             out.update(result.dwc_fields())

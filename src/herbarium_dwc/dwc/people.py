@@ -24,8 +24,7 @@ logger = logging.getLogger(__name__)
 #: Why a value was changed or rejected, as used in ``term:reason`` flags.
 FLAG_REASONS: dict[str, str] = {
     "label_removed": "a label word (Coll., leg., det., No.) was removed",
-    "determiner_moved": "a det. found among the collectors was moved to "
-    "identifiedBy",
+    "determiner_moved": "a det. found among the collectors was moved to identifiedBy",
     "date_moved": "a date written with the determiner was moved to dateIdentified",
     "surname_shared": "a surname written once for two people was given to both",
     "number_moved": "a collector number written with the name was removed from "
@@ -56,16 +55,33 @@ _NUMBER_IN_NAME_RE = re.compile(r"\(\s*(?:no|n°|nr|#)\.?\s*[\w-]+\s*\)", re.IGN
 _INITIALS_RE = re.compile(r"^(?:[A-Z]\.\s*)+$")
 _SURNAME_JOIN_RE = re.compile(r"^(?:[A-Z]\.\s*)+[A-Z][\w'-]+$")
 _PLACEHOLDERS = frozenset(
-    {"", "not specified", "unknown", "anonymous", "anon", "anon.", "n/a", "na",
-     "none", "null", "?", "-", "s.n.", "sn", "s. n.", "unspecified"}
+    {
+        "",
+        "not specified",
+        "unknown",
+        "anonymous",
+        "anon",
+        "anon.",
+        "n/a",
+        "na",
+        "none",
+        "null",
+        "?",
+        "-",
+        "s.n.",
+        "sn",
+        "s. n.",
+        "unspecified",
+    }
 )
 _RECORD_LABEL_RE = re.compile(
     r"^(?:(?:coll(?:ector)?\.?|col\.?|c\.)\s*)?"
     r"(?:no(?:\.|:|\s)|nr(?:\.|:|\s)|n[°º]\.?|num(?:ber)?\b\.?|#)\s*[:.]?\s*(?=\S)",
     re.IGNORECASE,
 )
-_SINE_NUMERO_RE = re.compile(r"^\s*(?:s\.?\s*n\.?|sin\s+n[uú]mero|sine\s+numero)\s*$",
-                             re.IGNORECASE)
+_SINE_NUMERO_RE = re.compile(
+    r"^\s*(?:s\.?\s*n\.?|sin\s+n[uú]mero|sine\s+numero)\s*$", re.IGNORECASE
+)
 _CATALOG_LABEL_RE = re.compile(
     r"^(?:cat(?:alog(?:ue)?)?\.?\s*(?:no\.?|number|#)?|barcode|acc(?:ession)?\.?"
     r"\s*(?:no\.?|#)?|herbarium\s+(?:no\.?|number)|no\.)\s*[:#]?\s*",
@@ -117,8 +133,11 @@ def split_people(text: str) -> list[str]:
         if len(words) >= 2 and (
             _INITIALS_RE.match(current)
             or re.search(r"(?:^|\s)[A-Z]\.$", current)
-            or (current.isalpha() and current[:1].isupper()
-                and current.lower() not in _TITLES)
+            or (
+                current.isalpha()
+                and current[:1].isupper()
+                and current.lower() not in _TITLES
+            )
         ):
             out[index] = f"{current} {words[-1]}"
     return out
@@ -184,8 +203,11 @@ def normalise_people(
         cleaned = _COLLECTOR_LABEL_RE.sub("", recorded)
         cleaned = _NUMBER_IN_NAME_RE.sub(" ", cleaned)
         if cleaned != recorded:
-            reason = "label_removed" if _COLLECTOR_LABEL_RE.match(recorded) else (
-                "number_moved")
+            reason = (
+                "label_removed"
+                if _COLLECTOR_LABEL_RE.match(recorded)
+                else ("number_moved")
+            )
             result.flags.append(f"recordedBy:{reason}")
         people = split_people(cleaned)
         if people:

@@ -15,8 +15,13 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 import pycountry
+
+# pycountry ships no type hints; these two handles are all this module uses.
+_COUNTRIES: Any = pycountry.countries
+_SUBDIVISIONS: Any = pycountry.subdivisions
 
 logger = logging.getLogger(__name__)
 
@@ -44,41 +49,167 @@ def _key(text: str) -> str:
 
 
 _ALIASES: dict[str, str] = {
-    "usa": "US", "u s a": "US", "us": "US", "u s": "US", "united states": "US",
-    "united states of america": "US", "america": "US", "estados unidos": "US",
+    "usa": "US",
+    "u s a": "US",
+    "us": "US",
+    "u s": "US",
+    "united states": "US",
+    "united states of america": "US",
+    "america": "US",
+    "estados unidos": "US",
     "etats unis": "US",
-    "porto rico": "PR", "bahama islands": "BS", "bahamas": "BS",
-    "rep dominicana": "DO", "republica dominicana": "DO", "santo domingo": "DO",
-    "caicos islands": "TC", "caicos island": "TC", "turks islands": "TC",
-    "turks and caicos": "TC", "navassa island": "UM", "st thomas": "VI",
-    "st croix": "VI", "st john": "VI", "st vincents": "VC", "st vincent": "VC",
-    "saint vincent": "VC", "st lucia": "LC", "st kitts": "KN",
-    "england": "GB", "scotland": "GB", "wales": "GB", "great britain": "GB",
-    "britain": "GB", "uk": "GB", "u k": "GB", "northern ireland": "GB",
-    "holland": "NL", "deutschland": "DE", "allemagne": "DE", "espana": "ES",
-    "brasil": "BR", "mexico": "MX", "peru": "PE", "russia": "RU",
-    "russian federation": "RU", "south korea": "KR", "korea": "KR",
-    "north korea": "KP", "iran": "IR", "syria": "SY", "laos": "LA",
-    "vietnam": "VN", "viet nam": "VN", "taiwan": "TW", "bolivia": "BO",
-    "venezuela": "VE", "tanzania": "TZ", "moldova": "MD", "czech republic": "CZ",
-    "czechia": "CZ", "ivory coast": "CI", "cote d ivoire": "CI", "turkey": "TR",
-    "macedonia": "MK", "the netherlands": "NL", "the bahamas": "BS",
-    "newfoundland": "CA", "canada": "CA", "nouvelle caledonie": "NC",
-    "new caledonia": "NC", "french guiana": "GF", "guyane": "GF",
+    "porto rico": "PR",
+    "bahama islands": "BS",
+    "bahamas": "BS",
+    "rep dominicana": "DO",
+    "republica dominicana": "DO",
+    "santo domingo": "DO",
+    "caicos islands": "TC",
+    "caicos island": "TC",
+    "turks islands": "TC",
+    "turks and caicos": "TC",
+    "navassa island": "UM",
+    "st thomas": "VI",
+    "st croix": "VI",
+    "st john": "VI",
+    "st vincents": "VC",
+    "st vincent": "VC",
+    "saint vincent": "VC",
+    "st lucia": "LC",
+    "st kitts": "KN",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "great britain": "GB",
+    "britain": "GB",
+    "uk": "GB",
+    "u k": "GB",
+    "northern ireland": "GB",
+    "holland": "NL",
+    "deutschland": "DE",
+    "allemagne": "DE",
+    "espana": "ES",
+    "brasil": "BR",
+    "mexico": "MX",
+    "peru": "PE",
+    "russia": "RU",
+    "russian federation": "RU",
+    "south korea": "KR",
+    "korea": "KR",
+    "north korea": "KP",
+    "iran": "IR",
+    "syria": "SY",
+    "laos": "LA",
+    "vietnam": "VN",
+    "viet nam": "VN",
+    "taiwan": "TW",
+    "bolivia": "BO",
+    "venezuela": "VE",
+    "tanzania": "TZ",
+    "moldova": "MD",
+    "czech republic": "CZ",
+    "czechia": "CZ",
+    "ivory coast": "CI",
+    "cote d ivoire": "CI",
+    "turkey": "TR",
+    "macedonia": "MK",
+    "the netherlands": "NL",
+    "the bahamas": "BS",
+    "newfoundland": "CA",
+    "canada": "CA",
+    "nouvelle caledonie": "NC",
+    "new caledonia": "NC",
+    "french guiana": "GF",
+    "guyane": "GF",
 }
 
 # Former countries: alias keys -> present-day codes covering their territory.
 _HISTORICAL: dict[str, tuple[str, ...]] = {
-    "ussr": ("RU", "UA", "BY", "MD", "EE", "LV", "LT", "GE", "AM", "AZ", "KZ",
-             "UZ", "TM", "KG", "TJ"),
-    "u s s r": ("RU", "UA", "BY", "MD", "EE", "LV", "LT", "GE", "AM", "AZ", "KZ",
-                "UZ", "TM", "KG", "TJ"),
-    "soviet union": ("RU", "UA", "BY", "MD", "EE", "LV", "LT", "GE", "AM", "AZ",
-                     "KZ", "UZ", "TM", "KG", "TJ"),
-    "sssr": ("RU", "UA", "BY", "MD", "EE", "LV", "LT", "GE", "AM", "AZ", "KZ",
-             "UZ", "TM", "KG", "TJ"),
-    "cccp": ("RU", "UA", "BY", "MD", "EE", "LV", "LT", "GE", "AM", "AZ", "KZ",
-             "UZ", "TM", "KG", "TJ"),
+    "ussr": (
+        "RU",
+        "UA",
+        "BY",
+        "MD",
+        "EE",
+        "LV",
+        "LT",
+        "GE",
+        "AM",
+        "AZ",
+        "KZ",
+        "UZ",
+        "TM",
+        "KG",
+        "TJ",
+    ),
+    "u s s r": (
+        "RU",
+        "UA",
+        "BY",
+        "MD",
+        "EE",
+        "LV",
+        "LT",
+        "GE",
+        "AM",
+        "AZ",
+        "KZ",
+        "UZ",
+        "TM",
+        "KG",
+        "TJ",
+    ),
+    "soviet union": (
+        "RU",
+        "UA",
+        "BY",
+        "MD",
+        "EE",
+        "LV",
+        "LT",
+        "GE",
+        "AM",
+        "AZ",
+        "KZ",
+        "UZ",
+        "TM",
+        "KG",
+        "TJ",
+    ),
+    "sssr": (
+        "RU",
+        "UA",
+        "BY",
+        "MD",
+        "EE",
+        "LV",
+        "LT",
+        "GE",
+        "AM",
+        "AZ",
+        "KZ",
+        "UZ",
+        "TM",
+        "KG",
+        "TJ",
+    ),
+    "cccp": (
+        "RU",
+        "UA",
+        "BY",
+        "MD",
+        "EE",
+        "LV",
+        "LT",
+        "GE",
+        "AM",
+        "AZ",
+        "KZ",
+        "UZ",
+        "TM",
+        "KG",
+        "TJ",
+    ),
     "yugoslavia": ("SI", "HR", "BA", "RS", "ME", "MK", "XK"),
     "jugoslavija": ("SI", "HR", "BA", "RS", "ME", "MK", "XK"),
     "jugoslawien": ("SI", "HR", "BA", "RS", "ME", "MK", "XK"),
@@ -88,8 +219,20 @@ _HISTORICAL: dict[str, tuple[str, ...]] = {
     "netherlands antilles": ("CW", "SX", "BQ"),
     "indochina": ("VN", "LA", "KH"),
     "french indochina": ("VN", "LA", "KH"),
-    "austria hungary": ("AT", "HU", "CZ", "SK", "SI", "HR", "BA", "PL", "UA",
-                        "RO", "IT", "RS"),
+    "austria hungary": (
+        "AT",
+        "HU",
+        "CZ",
+        "SK",
+        "SI",
+        "HR",
+        "BA",
+        "PL",
+        "UA",
+        "RO",
+        "IT",
+        "RS",
+    ),
     "british india": ("IN", "PK", "BD", "MM"),
     "east germany": ("DE",),
     "german democratic republic": ("DE",),
@@ -160,23 +303,77 @@ _SUCCESSOR_NAMES: dict[str, tuple[str, ...]] = {
 
 # Canadian and US abbreviations as written on labels -> ISO 3166-2 codes.
 _STATE_ABBREVIATIONS: dict[str, str] = {
-    "alta": "CA-AB", "b c": "CA-BC", "bc": "CA-BC", "man": "CA-MB", "n b": "CA-NB",
-    "nfld": "CA-NL", "n s": "CA-NS", "n w t": "CA-NT", "nwt": "CA-NT",
-    "ont": "CA-ON", "p e i": "CA-PE", "pei": "CA-PE", "que": "CA-QC", "p q": "CA-QC",
-    "sask": "CA-SK", "y t": "CA-YT", "yuk": "CA-YT",
-    "ala": "US-AL", "ariz": "US-AZ", "ark": "US-AR", "cal": "US-CA",
-    "calif": "US-CA", "colo": "US-CO", "conn": "US-CT", "del": "US-DE",
-    "fla": "US-FL", "ga": "US-GA", "ill": "US-IL", "ind": "US-IN", "kan": "US-KS",
-    "kans": "US-KS", "ky": "US-KY", "la": "US-LA", "md": "US-MD", "mass": "US-MA",
-    "mich": "US-MI", "minn": "US-MN", "miss": "US-MS", "mo": "US-MO",
-    "mont": "US-MT", "neb": "US-NE", "nebr": "US-NE", "nev": "US-NV",
-    "n h": "US-NH", "n j": "US-NJ", "n m": "US-NM", "n mex": "US-NM",
-    "n y": "US-NY", "n c": "US-NC", "n d": "US-ND", "n dak": "US-ND",
-    "okla": "US-OK", "ore": "US-OR", "oreg": "US-OR", "pa": "US-PA",
-    "penn": "US-PA", "penna": "US-PA", "r i": "US-RI", "s c": "US-SC",
-    "s d": "US-SD", "s dak": "US-SD", "tenn": "US-TN", "tex": "US-TX",
-    "vt": "US-VT", "va": "US-VA", "wash": "US-WA", "w va": "US-WV",
-    "wis": "US-WI", "wisc": "US-WI", "wyo": "US-WY", "d c": "US-DC",
+    "alta": "CA-AB",
+    "b c": "CA-BC",
+    "bc": "CA-BC",
+    "man": "CA-MB",
+    "n b": "CA-NB",
+    "nfld": "CA-NL",
+    "n s": "CA-NS",
+    "n w t": "CA-NT",
+    "nwt": "CA-NT",
+    "ont": "CA-ON",
+    "p e i": "CA-PE",
+    "pei": "CA-PE",
+    "que": "CA-QC",
+    "p q": "CA-QC",
+    "sask": "CA-SK",
+    "y t": "CA-YT",
+    "yuk": "CA-YT",
+    "ala": "US-AL",
+    "ariz": "US-AZ",
+    "ark": "US-AR",
+    "cal": "US-CA",
+    "calif": "US-CA",
+    "colo": "US-CO",
+    "conn": "US-CT",
+    "del": "US-DE",
+    "fla": "US-FL",
+    "ga": "US-GA",
+    "ill": "US-IL",
+    "ind": "US-IN",
+    "kan": "US-KS",
+    "kans": "US-KS",
+    "ky": "US-KY",
+    "la": "US-LA",
+    "md": "US-MD",
+    "mass": "US-MA",
+    "mich": "US-MI",
+    "minn": "US-MN",
+    "miss": "US-MS",
+    "mo": "US-MO",
+    "mont": "US-MT",
+    "neb": "US-NE",
+    "nebr": "US-NE",
+    "nev": "US-NV",
+    "n h": "US-NH",
+    "n j": "US-NJ",
+    "n m": "US-NM",
+    "n mex": "US-NM",
+    "n y": "US-NY",
+    "n c": "US-NC",
+    "n d": "US-ND",
+    "n dak": "US-ND",
+    "okla": "US-OK",
+    "ore": "US-OR",
+    "oreg": "US-OR",
+    "pa": "US-PA",
+    "penn": "US-PA",
+    "penna": "US-PA",
+    "r i": "US-RI",
+    "s c": "US-SC",
+    "s d": "US-SD",
+    "s dak": "US-SD",
+    "tenn": "US-TN",
+    "tex": "US-TX",
+    "vt": "US-VT",
+    "va": "US-VA",
+    "wash": "US-WA",
+    "w va": "US-WV",
+    "wis": "US-WI",
+    "wisc": "US-WI",
+    "wyo": "US-WY",
+    "d c": "US-DC",
 }
 _PREFIX_RE = re.compile(
     r"^(?:prov(?:ince)?\.?\s+(?:of\s+|de\s+)?|provincia\s+(?:de\s+)?|"
@@ -186,12 +383,53 @@ _PREFIX_RE = re.compile(
 )
 # All-capital words that are names in their own right and stay as written.
 _ACRONYMS = frozenset(
-    {"USA", "U.S.A", "US", "UK", "USSR", "U.S.S.R", "SSSR", "CCCP", "DDR", "GDR",
-     "BRD", "UAR", "NWT", "PEI", "DC", "D.C", "SSR", "ASSR", "RSFSR"}
+    {
+        "USA",
+        "U.S.A",
+        "US",
+        "UK",
+        "USSR",
+        "U.S.S.R",
+        "SSSR",
+        "CCCP",
+        "DDR",
+        "GDR",
+        "BRD",
+        "UAR",
+        "NWT",
+        "PEI",
+        "DC",
+        "D.C",
+        "SSR",
+        "ASSR",
+        "RSFSR",
+    }
 )
 _SMALL_WORDS = frozenset(
-    {"of", "and", "the", "de", "del", "la", "las", "los", "el", "y", "et", "du",
-     "des", "di", "da", "do", "dos", "das", "von", "van", "der", "en"}
+    {
+        "of",
+        "and",
+        "the",
+        "de",
+        "del",
+        "la",
+        "las",
+        "los",
+        "el",
+        "y",
+        "et",
+        "du",
+        "des",
+        "di",
+        "da",
+        "do",
+        "dos",
+        "das",
+        "von",
+        "van",
+        "der",
+        "en",
+    }
 )
 
 
@@ -223,7 +461,9 @@ def title_case(text: str) -> str:
         elif index and word in _SMALL_WORDS:
             out.append(word)
         else:
-            out.append("-".join(part[:1].upper() + part[1:] for part in word.split("-")))
+            out.append(
+                "-".join(part[:1].upper() + part[1:] for part in word.split("-"))
+            )
     return " ".join(out)
 
 
@@ -244,10 +484,10 @@ def country_code(name: str) -> str | None:
     if key in _ALIASES:
         return _ALIASES[key]
     try:
-        found = pycountry.countries.lookup(name.strip())
+        found = _COUNTRIES.lookup(name.strip())
     except LookupError:
         try:
-            found = pycountry.countries.lookup(key)
+            found = _COUNTRIES.lookup(key)
         except LookupError:
             return None
     return str(found.alpha_2)
@@ -258,7 +498,7 @@ def _successors_named(text: str, candidates: tuple[str, ...]) -> set[str]:
     key = f" {_key(text)} "
     found: set[str] = set()
     for code in candidates:
-        country = pycountry.countries.get(alpha_2=code)
+        country = _COUNTRIES.get(alpha_2=code)
         names = set(_SUCCESSOR_NAMES.get(code, ()))
         if country is not None:
             names.add(_key(country.name))
@@ -267,7 +507,7 @@ def _successors_named(text: str, candidates: tuple[str, ...]) -> set[str]:
         if any(f" {name} " in key for name in names if name):
             found.add(code)
             continue
-        for sub in pycountry.subdivisions.get(country_code=code) or ():
+        for sub in _SUBDIVISIONS.get(country_code=code) or ():
             sub_name = _key(sub.name)
             if len(sub_name) > 4 and f" {sub_name} " in key:
                 found.add(code)
@@ -276,7 +516,10 @@ def _successors_named(text: str, candidates: tuple[str, ...]) -> set[str]:
 
 
 def normalise_place(
-    country: str, state_province: str, locality_text: str = "", country_code_in: str = ""
+    country: str,
+    state_province: str,
+    locality_text: str = "",
+    country_code_in: str = "",
 ) -> PlaceResult:
     """Normalise ``country``, ``countryCode`` and ``stateProvince``.
 
@@ -301,7 +544,7 @@ def normalise_place(
     given = country_code_in.strip().upper()
     if given:
         if not country:
-            if pycountry.countries.get(alpha_2=given) is not None:
+            if _COUNTRIES.get(alpha_2=given) is not None:
                 result.terms["countryCode"] = given
             else:
                 result.flags.append("countryCode:unknown_country")
@@ -345,9 +588,9 @@ def _normalise_state(state: str, code: str, flags: list[str]) -> str:
     subdivision = None
     iso = _STATE_ABBREVIATIONS.get(key)
     if iso and (not code or iso.startswith(code + "-")):
-        subdivision = pycountry.subdivisions.get(code=iso)
+        subdivision = _SUBDIVISIONS.get(code=iso)
     elif len(key) == 2 and code in ("US", "CA") and state.isupper():
-        subdivision = pycountry.subdivisions.get(code=f"{code}-{key.upper()}")
+        subdivision = _SUBDIVISIONS.get(code=f"{code}-{key.upper()}")
     if subdivision is not None:
         flags.append("stateProvince:abbreviation_expanded")
         return str(subdivision.name)
