@@ -37,9 +37,9 @@ FLAG_REASONS: dict[str, str] = {
 }
 
 _COLLECTOR_LABEL_RE = re.compile(
-    r"^(?:coll(?:ected)?\.?\s*(?:by|&\s*det\.?)?|colls?\.|col\.|collectors?|"
-    r"collector\(s\)|leg(?:it)?\.?|lgt\.?|rec(?:olector)?\.?|recolectado\s+por|"
-    r"gesammelt\s+von|récolté\s+par|recolte\s+par)\s*[:\-]?\s*",
+    r"^(?:collect(?:ors?\b|or\(s\)|ed\s+by\b)|coll\.?\s*&\s*det\b\.?|colls?\b\.?|"
+    r"col\b\.?|leg(?:it)?\b\.?|lgt\b\.?|rec(?:olector)?\b\.?|recolectado\s+por|"
+    r"gesammelt\s+von|r[ée]colt[ée]\s+par)\s*[:\-]?\s*",
     re.IGNORECASE,
 )
 _DET_RE = re.compile(
