@@ -18,6 +18,7 @@ COLLECTORS = [
     ("Coll. J. Looman", "J. Looman"),
     ("leg. W. Kiener", "W. Kiener"),
     ("Collector: A. C. Budd", "A. C. Budd"),
+    ("Collector(s): A. C. Budd", "A. C. Budd"),
     ("A. J. Sharp and Z. Iwatsuki", "A. J. Sharp | Z. Iwatsuki"),
     ("Samuel Brisson et Philippe Forest", "Samuel Brisson | Philippe Forest"),
     ("R. A. & E. S. Howard", "R. A. Howard | E. S. Howard"),

@@ -37,7 +37,7 @@ FLAG_REASONS: dict[str, str] = {
 }
 
 _COLLECTOR_LABEL_RE = re.compile(
-    r"^(?:collect(?:ors?\b|or\(s\)|ed\s+by\b)|coll\.?\s*&\s*det\b\.?|colls?\b\.?|"
+    r"^(?:collect(?:or\(s\)|ors?\b|ed\s+by\b)|coll\.?\s*&\s*det\b\.?|colls?\b\.?|"
     r"col\b\.?|leg(?:it)?\b\.?|lgt\b\.?|rec(?:olector)?\b\.?|recolectado\s+por|"
     r"gesammelt\s+von|r[ée]colt[ée]\s+par)\s*[:\-]?\s*",
     re.IGNORECASE,
