@@ -53,7 +53,10 @@ def test_text_keeps_the_precision_of_the_label() -> None:
         ("91°N 10°E", "decimalLatitude:out_of_range"),
         ("43°61'N 79°W", "verbatimCoordinates:out_of_range"),
         ("66°50'13.8\" N 161°38'03.3\"", "decimalLongitude:hemisphere_missing"),
-        ("43°18'N, 124°13'W; 43°19.5'N, 124°22.5'W", "verbatimCoordinates:several_points"),
+        (
+            "43°18'N, 124°13'W; 43°19.5'N, 124°22.5'W",
+            "verbatimCoordinates:several_points",
+        ),
         ("T35N, R3E, S22", "verbatimCoordinates:trs_not_converted"),
         ("near the old mill", "verbatimCoordinates:unparsed"),
         ("UTM 11U", "verbatimCoordinates:utm_incomplete"),
@@ -98,8 +101,13 @@ def test_utm_to_latlon_rejects_a_zone_that_does_not_exist() -> None:
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [("WGS84", "EPSG:4326"), ("WGS 1984", "EPSG:4326"), ("NAD 27", "EPSG:4267"),
-     ("datum NAD83", "EPSG:4269"), ("none given", None)],
+    [
+        ("WGS84", "EPSG:4326"),
+        ("WGS 1984", "EPSG:4326"),
+        ("NAD 27", "EPSG:4267"),
+        ("datum NAD83", "EPSG:4269"),
+        ("none given", None),
+    ],
 )
 def test_find_datum(text: str, code: str | None) -> None:
     assert find_datum(text) == code
@@ -107,8 +115,13 @@ def test_find_datum(text: str, code: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("text", "limit", "value"),
-    [("-34.9167", 90, -34.9167), ("34.9167 S", 90, -34.9167), ("W 79.5", 180, -79.5),
-     ("95", 90, None), ("abc", 90, None)],
+    [
+        ("-34.9167", 90, -34.9167),
+        ("34.9167 S", 90, -34.9167),
+        ("W 79.5", 180, -79.5),
+        ("95", 90, None),
+        ("abc", 90, None),
+    ],
 )
 def test_parse_decimal(text: str, limit: float, value: float | None) -> None:
     assert parse_decimal(text, limit) == value

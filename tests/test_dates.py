@@ -96,8 +96,18 @@ def test_flags_name_the_term_asked_for() -> None:
 
 @pytest.mark.parametrize(
     ("word", "month"),
-    [("Aug.", 8), ("août", 8), ("Sept", 9), ("VIII", 8), ("xi", 11), ("dic", 12),
-     ("Juli", 7), ("ju", None), ("Mayo", 5), ("Smith", None)],
+    [
+        ("Aug.", 8),
+        ("août", 8),
+        ("Sept", 9),
+        ("VIII", 8),
+        ("xi", 11),
+        ("dic", 12),
+        ("Juli", 7),
+        ("ju", None),
+        ("Mayo", 5),
+        ("Smith", None),
+    ],
 )
 def test_month_from_word(word: str, month: int | None) -> None:
     assert month_from_word(word) == month

@@ -37,9 +37,11 @@ def test_parse_elevation(text: str, low: str, high: str, flag: str | None) -> No
 
 @pytest.mark.parametrize(
     ("text", "flag"),
-    [("600", "verbatimElevation:unit_missing"),
-     ("high on the ridge", "verbatimElevation:unparsed"),
-     ("9500 m", "minimumElevationInMeters:out_of_range")],
+    [
+        ("600", "verbatimElevation:unit_missing"),
+        ("high on the ridge", "verbatimElevation:unparsed"),
+        ("9500 m", "minimumElevationInMeters:out_of_range"),
+    ],
 )
 def test_parse_elevation_rejects_with_a_flag(text: str, flag: str) -> None:
     result = parse_elevation(text)

@@ -8,36 +8,82 @@ from herbarium_dwc.dwc.names import parse_scientific_name
 
 # (name, expected terms (subset), flag or None)
 CASES = [
-    ("Mentha ×piperita L.",
-     {"scientificName": "Mentha ×piperita L.", "genus": "Mentha",
-      "specificEpithet": "piperita", "scientificNameAuthorship": "L.",
-      "taxonRank": "species"}, None),
-    ("Mentha x piperita L.",
-     {"scientificName": "Mentha ×piperita L.", "specificEpithet": "piperita"},
-     "scientificName:hybrid_sign_normalised"),
-    ("aff. Carex",
-     {"scientificName": "Carex", "genus": "Carex", "identificationQualifier":
-      "aff. Carex", "verbatimIdentification": "aff. Carex"},
-     "scientificName:qualifier_moved"),
-    ("Carex cf. aquatilis Wahlenb.",
-     {"scientificName": "Carex aquatilis Wahlenb.", "specificEpithet": "aquatilis",
-      "identificationQualifier": "cf. aquatilis"},
-     "scientificName:qualifier_moved"),
-    ("Carex sp.", {"scientificName": "Carex", "genus": "Carex",
-                   "identificationQualifier": "sp.", "taxonRank": "genus"},
-     "scientificName:qualifier_moved"),
-    ("Hierochloe odorata (L.) Beauv.",
-     {"genus": "Hierochloe", "specificEpithet": "odorata",
-      "scientificNameAuthorship": "(L.) Beauv."}, None),
-    ("Polycoccum opulentum (Th. Fr.) Arnold",
-     {"scientificNameAuthorship": "(Th. Fr.) Arnold"}, None),
-    ("Stipa spartea Trin. var. curtiseta Hitchc.",
-     {"specificEpithet": "spartea", "infraspecificEpithet": "curtiseta",
-      "taxonRank": "variety", "scientificNameAuthorship": "Hitchc."}, None),
+    (
+        "Mentha ×piperita L.",
+        {
+            "scientificName": "Mentha ×piperita L.",
+            "genus": "Mentha",
+            "specificEpithet": "piperita",
+            "scientificNameAuthorship": "L.",
+            "taxonRank": "species",
+        },
+        None,
+    ),
+    (
+        "Mentha x piperita L.",
+        {"scientificName": "Mentha ×piperita L.", "specificEpithet": "piperita"},
+        "scientificName:hybrid_sign_normalised",
+    ),
+    (
+        "aff. Carex",
+        {
+            "scientificName": "Carex",
+            "genus": "Carex",
+            "identificationQualifier": "aff. Carex",
+            "verbatimIdentification": "aff. Carex",
+        },
+        "scientificName:qualifier_moved",
+    ),
+    (
+        "Carex cf. aquatilis Wahlenb.",
+        {
+            "scientificName": "Carex aquatilis Wahlenb.",
+            "specificEpithet": "aquatilis",
+            "identificationQualifier": "cf. aquatilis",
+        },
+        "scientificName:qualifier_moved",
+    ),
+    (
+        "Carex sp.",
+        {
+            "scientificName": "Carex",
+            "genus": "Carex",
+            "identificationQualifier": "sp.",
+            "taxonRank": "genus",
+        },
+        "scientificName:qualifier_moved",
+    ),
+    (
+        "Hierochloe odorata (L.) Beauv.",
+        {
+            "genus": "Hierochloe",
+            "specificEpithet": "odorata",
+            "scientificNameAuthorship": "(L.) Beauv.",
+        },
+        None,
+    ),
+    (
+        "Polycoccum opulentum (Th. Fr.) Arnold",
+        {"scientificNameAuthorship": "(Th. Fr.) Arnold"},
+        None,
+    ),
+    (
+        "Stipa spartea Trin. var. curtiseta Hitchc.",
+        {
+            "specificEpithet": "spartea",
+            "infraspecificEpithet": "curtiseta",
+            "taxonRank": "variety",
+            "scientificNameAuthorship": "Hitchc.",
+        },
+        None,
+    ),
     ("STIPA COMPTA RYDB.", {"genus": "Stipa", "specificEpithet": "compta"}, None),
     ("Asteraceae", {"scientificName": "Asteraceae", "taxonRank": "family"}, None),
-    ("Tobacco mosaic virus", {"scientificName": "Tobacco mosaic virus"},
-     "scientificName:unparsed"),
+    (
+        "Tobacco mosaic virus",
+        {"scientificName": "Tobacco mosaic virus"},
+        "scientificName:unparsed",
+    ),
 ]
 
 
@@ -52,8 +98,9 @@ def test_parse_scientific_name(
         assert flag in result.flags
 
 
-@pytest.mark.parametrize("name", ["aff. Carex", "Carex aff. aquatilis", "cf Carex",
-                                  "Carex cf. aquatilis L."])
+@pytest.mark.parametrize(
+    "name", ["aff. Carex", "Carex aff. aquatilis", "cf Carex", "Carex cf. aquatilis L."]
+)
 def test_qualifiers_never_stay_in_the_name_or_epithets(name: str) -> None:
     terms = parse_scientific_name(name).terms
     for term in ("scientificName", "genus", "specificEpithet"):

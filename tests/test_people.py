@@ -37,7 +37,9 @@ def test_recorded_by_is_pipe_separated_without_labels(text: str, expected: str) 
 
 
 def test_det_in_recorded_by_goes_to_identified_by() -> None:
-    result, when = normalise_people("Coll. A. Smith & B. Jones det. C. Brown 1970", "", "")
+    result, when = normalise_people(
+        "Coll. A. Smith & B. Jones det. C. Brown 1970", "", ""
+    )
     assert result.terms["recordedBy"] == "A. Smith | B. Jones"
     assert result.terms["identifiedBy"] == "C. Brown"
     assert when == "1970"
@@ -51,12 +53,16 @@ def test_collected_and_determined_by_the_same_person() -> None:
 
 @pytest.mark.parametrize(
     ("identified", "name", "when"),
-    [("det. George W. Hult, Nov. 4, 1962", "George W. Hult", "Nov. 4, 1962"),
-     ("det. S.I. Harrijack 1988", "S.I. Harrijack", "1988"),
-     ("Det.: A. Mayo, 12.VIII.1970", "A. Mayo", "12.VIII.1970"),
-     ("John W. Thomson", "John W. Thomson", "")],
+    [
+        ("det. George W. Hult, Nov. 4, 1962", "George W. Hult", "Nov. 4, 1962"),
+        ("det. S.I. Harrijack 1988", "S.I. Harrijack", "1988"),
+        ("Det.: A. Mayo, 12.VIII.1970", "A. Mayo", "12.VIII.1970"),
+        ("John W. Thomson", "John W. Thomson", ""),
+    ],
 )
-def test_det_slip_splits_into_name_and_date(identified: str, name: str, when: str) -> None:
+def test_det_slip_splits_into_name_and_date(
+    identified: str, name: str, when: str
+) -> None:
     result, found = normalise_people("", identified, "")
     assert result.terms["identifiedBy"] == name
     assert found == when
@@ -64,8 +70,16 @@ def test_det_slip_splits_into_name_and_date(identified: str, name: str, when: st
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("COLL. No: 84", "84"), ("C. No. 70-2", "70-2"), ("No. 123", "123"), ("#45", "45"),
-     ("12399", "12399"), ("NO13350", "NO13350"), ("87-39", "87-39"), ("s.n.", None)],
+    [
+        ("COLL. No: 84", "84"),
+        ("C. No. 70-2", "70-2"),
+        ("No. 123", "123"),
+        ("#45", "45"),
+        ("12399", "12399"),
+        ("NO13350", "NO13350"),
+        ("87-39", "87-39"),
+        ("s.n.", None),
+    ],
 )
 def test_record_number_loses_its_label(text: str, expected: str | None) -> None:
     assert normalise_record_number(text).terms.get("recordNumber") == expected
@@ -73,12 +87,14 @@ def test_record_number_loses_its_label(text: str, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("text", "institution", "catalog", "code"),
-    [("NY01075761", "", "01075761", "NY"),
-     ("NY 00020326", "NY", "00020326", "NY"),
-     ("AAFC-000084", "", "000084", "AAFC"),
-     ("000084", "", "000084", None),
-     ("TENN-L-0000087", "", "TENN-L-0000087", None),
-     ("Cat. No. 00123", "", "00123", None)],
+    [
+        ("NY01075761", "", "01075761", "NY"),
+        ("NY 00020326", "NY", "00020326", "NY"),
+        ("AAFC-000084", "", "000084", "AAFC"),
+        ("000084", "", "000084", None),
+        ("TENN-L-0000087", "", "TENN-L-0000087", None),
+        ("Cat. No. 00123", "", "00123", None),
+    ],
 )
 def test_catalog_number_keeps_zeros_and_moves_the_prefix(
     text: str, institution: str, catalog: str, code: str | None
