@@ -306,6 +306,10 @@ class _Unparsable(Exception):
         self.reason = reason
 
 
+# Only confusions next to digits are fixed. Known gap: a digit inside a month
+# word ("13 M4r., 1971" in the AOCR set) is not repaired, because guessing the
+# letter (a? e?) could invent a different month; such dates stay empty with
+# the flag "unparsed" and the text in verbatimEventDate.
 _OCR_FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b0ct\b", re.IGNORECASE), "Oct"),
     (re.compile(r"(?<=\d)[lI]|[lI](?=\d)"), "1"),

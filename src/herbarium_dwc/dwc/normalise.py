@@ -348,6 +348,12 @@ def _normalise_coordinates(
                     flags.append(f"{term}:hemisphere_from_engine")
                     chosen[term] = given
                     continue
+                # Known gap: the sign is not inferred from the country (the
+                # AOCR Alaska label "161°38'03.3\"" has no W). Countries that
+                # straddle 180° or the equator (US, Kiribati, Brazil) make a
+                # simple table wrong, so the pair is dropped and stays flagged
+                # hemisphere_missing for a person to fix; a per-country
+                # bounding-box check would let us fill it safely.
                 chosen[term] = None
                 continue
             if given is not None:
