@@ -1,9 +1,10 @@
-# Merge the per-specimen records into the occurrence table.
+# Merge the per-specimen records into the occurrence table and the archive.
 rule merge_occurrences:
     input:
         get_specimen_records(),
     output:
-        f"{RESULTS}/occurrence.csv",
+        csv=f"{RESULTS}/occurrence.csv",
+        dwca=f"{RESULTS}/dwca.zip",
     log:
         "logs/merge_occurrences/merge_occurrences.log",
     conda:

@@ -83,7 +83,11 @@ def get_final_outputs():
     missing input of an up-to-date output, so without them a deleted record
     would not be extracted again.
     """
-    outputs = [f"{RESULTS}/occurrence.csv", f"{RESULTS}/quality.json"]
+    outputs = [
+        f"{RESULTS}/occurrence.csv",
+        f"{RESULTS}/dwca.zip",
+        f"{RESULTS}/quality.json",
+    ]
     if get_truth():
         outputs.append(f"{RESULTS}/evaluation.json")
     return outputs

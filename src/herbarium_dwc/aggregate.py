@@ -7,14 +7,18 @@ half-way never leaves a half-written table that looks finished.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from herbarium_dwc.evaluate import evaluate, load_truth
-from herbarium_dwc.export import build_occurrences, write_occurrence_csv
+from herbarium_dwc.export import (
+    DatasetSettings,
+    build_occurrences,
+    write_dwca,
+    write_occurrence_csv,
+)
 from herbarium_dwc.quality import summarise
 from herbarium_dwc.record import SpecimenRecord, read_record, write_json_atomic
 
@@ -36,14 +40,24 @@ def iter_records(paths: Iterable[str | Path]) -> Iterator[SpecimenRecord]:
 
 
 def merge_occurrences(
-    paths: Iterable[str | Path], out: str | Path
+    paths: Iterable[str | Path],
+    settings: DatasetSettings,
+    csv_out: str | Path,
+    dwca_out: str | Path,
 ) -> dict[str, object]:
-    """Write the occurrence table of the ok records among ``paths``."""
-    rows, stats = build_occurrences(iter_records(paths))
-    tmp = Path(f"{out}.tmp")
-    written = write_occurrence_csv(rows, tmp)
-    os.replace(tmp, out)
-    logger.info("wrote %s: %d rows", out, written["rows"])
+    """Write the occurrence table and the Darwin Core Archive of the ok records.
+
+    :param paths: the specimen record files.
+    :param settings: the dataset's codes, licence, ID patterns and metadata.
+    :param csv_out: where occurrence.csv goes.
+    :param dwca_out: where dwca.zip goes.
+    """
+    rows, stats = build_occurrences(iter_records(paths), settings)
+    written = write_occurrence_csv(rows, csv_out)
+    write_dwca(rows, dwca_out, settings)
+    logger.info(
+        "wrote %s (%d occurrences) and %s", csv_out, stats["occurrences"], dwca_out
+    )
     return {**stats, **written}
 
 
