@@ -30,17 +30,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def shared_data() -> Path:
     """The reference data folder."""
-    return Path(os.environ.get("HERBARIUM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    return Path(
+        os.environ.get("HERBARIUM_SHARED_DATA", ROOT.parent / "shared" / "data")
+    )
 
 
 def run(
-    images: list[Path], max_edge: int, cache: Path
+    images: list[Path], max_edge: int, cache: Path, vertical: bool
 ) -> tuple[dict[str, dict[str, str]], float, float]:
     """OCR (cached) and parse each image; return predictions and mean seconds."""
     predicted: dict[str, dict[str, str]] = {}
     ocr_seconds = parse_seconds = 0.0
     for image in images:
-        ocr = cached_ocr(image, max_edge, cache)
+        ocr = cached_ocr(image, max_edge, cache, reread_vertical=vertical)
         ocr_seconds += ocr.seconds or 0.0
         started = time.perf_counter()
         predicted[image.stem] = parse_label(ocr).verbatim
@@ -71,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--herb-edges", type=int, nargs="+", default=[2800])
     parser.add_argument("--herb-count", type=int, default=10)
     parser.add_argument("--show-misses", type=int, default=0, help="print N misses")
+    parser.add_argument(
+        "--reread-vertical",
+        action="store_true",
+        help="read sideways lines (barcode labels) again, upright",
+    )
     args = parser.parse_args(argv)
 
     data = shared_data() / "aocr"
@@ -83,9 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         images = sorted((data / name / "images").glob("*.jpg"))[:count]
         truth = load_truth(data / name)
         truth = {key: truth[key] for key in (image.stem for image in images)}
-        predicted, ocr_s, parse_s = run(images, edge, args.cache)
+        predicted, ocr_s, parse_s = run(images, edge, args.cache, args.reread_vertical)
         result = evaluate(predicted, truth)
-        print_table(f"{name}, max_edge {edge}", result)
+        vertical = ", sideways lines read again" if args.reread_vertical else ""
+        print_table(f"{name}, max_edge {edge}{vertical}", result)
         print(f"seconds per specimen: OCR {ocr_s:.2f}, parsing {parse_s:.4f}")
         for miss in result["mismatches"][: args.show_misses]:
             print(

@@ -123,11 +123,7 @@ class Row:
     @property
     def is_institution(self) -> bool:
         """The row names an institution, a distributor or a sheet stamp."""
-        return (
-            self.stamp
-            or bool(_INSTITUTION.search(self.text))
-            or _is_run_together(self.text)
-        )
+        return self.stamp or is_institution_text(self.text)
 
     @property
     def is_collection_header(self) -> bool:
@@ -155,6 +151,11 @@ def _is_ruler(text: str) -> bool:
     if not digits.isdigit() or len(digits) > 14:
         return False
     return digits in _RULER_DIGITS and (len(digits) <= 2 or "10" in digits)
+
+
+def is_institution_text(text: str) -> bool:
+    """The text names an institution, a distributor or a sheet stamp."""
+    return bool(_INSTITUTION.search(text)) or _is_run_together(text)
 
 
 def _is_run_together(text: str) -> bool:
@@ -188,9 +189,14 @@ def _vertical_overlap(a: OcrLine, box: tuple[float, float, float, float]) -> flo
     return max(0.0, bottom - top) / smaller
 
 
-def _is_vertical(line: OcrLine) -> bool:
+# Lines this much taller than wide are sideways text.
+VERTICAL_RATIO = 2.5
+
+
+def is_vertical(line: OcrLine) -> bool:
+    """Whether an OCR line is a column of sideways text (kept out of rows)."""
     width, height = line.box[2] - line.box[0], line.box[3] - line.box[1]
-    return height > 2.5 * width and len(line.text) > 3
+    return height > VERTICAL_RATIO * width and len(line.text) > 3
 
 
 def clean_text(text: str) -> str:
@@ -220,7 +226,7 @@ def group_rows(ocr: OcrResult, min_confidence: float = 0.5) -> list[Row]:
     lines = [
         OcrLine(text=clean_text(line.text), confidence=line.confidence, box=line.box)
         for line in ocr.lines
-        if line.confidence >= min_confidence and not _is_vertical(line)
+        if line.confidence >= min_confidence and not is_vertical(line)
     ]
     lines = [line for line in lines if not _is_ruler(line.text)]
     lines = [line for line in lines if line.text]
@@ -354,8 +360,9 @@ def segments(rows: list[Row]) -> list[Segment]:
             pieces[0:1] = [(label or first_label, first_text)]
             for piece_label, piece_text in pieces:
                 previous = row_segments[-1] if row_segments else None
-                if piece_label is None and _takes_next_piece(previous):
-                    assert previous is not None
+                if piece_label is None and previous and _takes_next_piece(previous):
+                    if not previous.text:
+                        previous.x0 = line.box[0]
                     previous.text = f"{previous.text} {piece_text}".strip()
                     continue
                 row_segments.append(
@@ -364,7 +371,7 @@ def segments(rows: list[Row]) -> list[Segment]:
                         piece_label,
                         piece_text,
                         line.confidence,
-                        line.box[0],
+                        _value_left(line, piece_text),
                         line.box[2],
                     )
                 )
@@ -406,11 +413,18 @@ def _apply_captions(found: list[Segment]) -> None:
             max(above, key=lambda s: s.row).label = term
 
 
-def _takes_next_piece(previous: Segment | None) -> bool:
+def _takes_next_piece(previous: Segment) -> bool:
     """A labelled segment takes the free piece after it, except a full date."""
-    if previous is None or previous.label is None:
+    if previous.label is None:
         return False
     return not previous.text or previous.label != "eventDate"
+
+
+def _value_left(line: OcrLine, value: str) -> float:
+    """Where ``value`` starts inside the line, from its share of the text."""
+    offset = line.text.rfind(value) if value else 0
+    share = max(offset, 0) / max(len(line.text), 1)
+    return line.box[0] + share * (line.box[2] - line.box[0])
 
 
 def _join_continued(found: list[Segment], rows: list[Row]) -> None:

@@ -35,7 +35,15 @@ from functools import lru_cache
 
 import pycountry
 
-from herbarium_dwc.labellayout import Row, Segment, group_rows, main_block, segments
+from herbarium_dwc.labellayout import (
+    Row,
+    Segment,
+    group_rows,
+    is_institution_text,
+    is_vertical,
+    main_block,
+    segments,
+)
 from herbarium_dwc.labeltext import (
     HABITAT_WORDS,
     NAME_ABBREVIATIONS,
@@ -49,10 +57,11 @@ from herbarium_dwc.labeltext import (
     country_code,
     country_names,
     find_dates,
+    fix_ocr_digits,
     fold,
     subdivision_names,
 )
-from herbarium_dwc.record import OcrResult
+from herbarium_dwc.record import OcrLine, OcrResult
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +121,7 @@ class Label:
 
     rows: list[Row]
     segments: list[Segment]
+    vertical: list[OcrLine] = field(default_factory=list)
     used_rows: set[int] = field(default_factory=set)
     taken_text: list[str] = field(default_factory=list)
     main_block: int | None = None
@@ -142,27 +152,43 @@ _DIGIT_LOOKALIKES = str.maketrans("OoQDlIL|B&SZ", "000011118852")
 
 
 def _catalog_number(label: Label) -> Finding | None:
-    """A barcode number: a row that is only a code of six or more digits."""
+    """A barcode number: a line that is only a code of six or more digits.
+
+    Sideways lines count too (a barcode label turned 90°); they are taken as
+    near an institution when an institution's name also stands sideways.
+    """
+    sideways_institution = any(is_institution_text(v.text) for v in label.vertical)
+    candidates: list[tuple[Row | None, OcrLine]] = [
+        (row, line) for row in label.rows if not row.is_noise for line in row.lines
+    ]
+    candidates += [(None, line) for line in label.vertical]
     best: Finding | None = None
-    for row in label.rows:
-        if row.is_noise:
+    for row, line in candidates:
+        value, real_digits = _code_value(line.text)
+        if not value:
             continue
-        for line in row.lines:
-            match = _CODE.match(line.text.replace(" ", "").strip(".,"))
-            if not match:
-                continue
-            digits = match.group("digits").translate(_DIGIT_LOOKALIKES)
-            real = sum(ch.isdigit() for ch in match.group("digits"))
-            if len(digits) < 6 or (real < 4 and not match.group("prefix")):
-                continue
-            prefix = match.group("prefix")
-            value = f"{prefix}-{digits}" if prefix else digits
+        if row is None:
+            certainty = (0.95 if sideways_institution else 0.7) * line.confidence
+        else:
             certainty = 0.95 if _near_institution(label, row) else 0.7
-            if real < len(digits):
-                certainty -= 0.1
-            if best is None or certainty > best.certainty:
-                best = Finding(value, certainty, (row.index,))
+        if real_digits < len(value.rsplit("-", 1)[-1]):
+            certainty -= 0.1
+        if best is None or certainty > best.certainty:
+            best = Finding(value, certainty, (row.index,) if row else ())
     return best
+
+
+def _code_value(text: str) -> tuple[str, int]:
+    """``TENN-L-OOOOO28`` -> (``TENN-L-0000028``, 2 digits read as digits)."""
+    match = _CODE.match(text.replace(" ", "").strip(".,"))
+    if not match:
+        return "", 0
+    digits = match.group("digits").translate(_DIGIT_LOOKALIKES)
+    real = sum(ch.isdigit() for ch in match.group("digits"))
+    prefix = match.group("prefix")
+    if len(digits) < 6 or (real < 4 and not prefix):
+        return "", 0
+    return (f"{prefix}-{digits}" if prefix else digits), real
 
 
 def _near_institution(label: Label, row: Row) -> bool:
@@ -291,6 +317,14 @@ _NUMBER_AT_END = re.compile(
 _NUMBER_IN_BRACKETS = re.compile(r"\(\s*(?:no\.?|#)\s*(?P<number>\d+)\s*\)", re.I)
 
 
+def _tidy_names(text: str) -> str:
+    """Trim separators; keep the full stop of a final initial (``M.E.B.B.``)."""
+    text = text.strip(" ,;")
+    if text.endswith(".") and not re.search(r"\b[A-Z]\.$", text):
+        text = text.rstrip(".")
+    return text.strip(" ,;")
+
+
 def split_people_number(text: str) -> tuple[str, str]:
     """Cut a collector's number off the end of a people text.
 
@@ -299,15 +333,15 @@ def split_people_number(text: str) -> tuple[str, str]:
     """
     for date in reversed(find_dates(text, bare_years=True)):
         text = text[: date.span[0]] + text[date.span[1] :]
-    text = re.sub(r"(?<=[a-z])(?=\d)", " ", text).strip(" ,.;")
+    text = re.sub(r"(?<=[a-z]{3})(?=\d{2})", " ", text).strip(" ,;")
     inside = _NUMBER_IN_BRACKETS.search(text)
     if inside:
-        return text.strip(), inside.group("number")
+        return _tidy_names(text), inside.group("number")
     match = _NUMBER_AT_END.search(text)
     if match:
         number = match.group("marked") or match.group("number")
-        return text[: match.start()].strip(" ,;"), _repair_number(number)
-    return text, ""
+        return _tidy_names(text[: match.start()]), _repair_number(number)
+    return _tidy_names(text), ""
 
 
 def _repair_number(number: str) -> str:
@@ -450,7 +484,7 @@ def _determiner(label: Label) -> tuple[Finding, Finding | None] | None:
     for text, row_index, certainty in sources:
         dates = find_dates(text, bare_years=True)
         names, _ = split_people_number(text)
-        names = re.sub(r"\([^)]*\)|\b\d+\b", " ", names).strip(" ,.;")
+        names = _tidy_names(re.sub(r"\([^)]*\)|\b\d+\b", " ", names))
         if names and looks_like_people(names, initials_only=True):
             date = Finding(dates[0].iso(), 0.8, (row_index,)) if dates else None
             return Finding(normalise_people(names), certainty, (row_index,)), date
@@ -638,7 +672,7 @@ def _elevation(label: Label) -> Finding | None:
     for row in label.content_rows():
         if row.is_collection_header:
             continue
-        match = _ELEVATION_FREE.search(row.text)
+        match = _ELEVATION_FREE.search(fix_ocr_digits(row.text))
         if match:
             return Finding(match.group("v").strip(" ,;"), 0.7, (row.index,))
     return None
@@ -682,6 +716,8 @@ def _place_matches(label: Label) -> tuple[list[PlaceMatch], list[PlaceMatch]]:
             if key in _places_run_together()[0]:
                 code = _places_run_together()[0][key]
                 name = words if fold(words) in country_names() else _country_name(code)
+                if re.search(r"\b[A-Z]$", name) and row.text[end : end + 1] == ".":
+                    name += "."  # U.S.A.
                 countries.append(PlaceMatch(code, name, row, start, end, score))
             for division in _places_run_together()[1].get(key, ()):
                 regions.append(
@@ -929,6 +965,7 @@ def parse_label(ocr: OcrResult) -> ParsedLabel:
     """
     rows = group_rows(ocr)
     label = Label(rows, segments(rows), main_block=main_block(rows))
+    label.vertical = [line for line in ocr.lines if is_vertical(line)]
     parsed = ParsedLabel()
 
     def put(term: str, finding: Finding | None, value: str | None = None) -> None:

@@ -71,6 +71,7 @@ MONTH = r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"[0-3]?\d"
 _YEAR = r"(?:1[6-9]|20)\d\d"
 _SEP = r"\s*[-–—]\s*"
+_ROMAN_MONTH = "xii|xi|x|ix|viii|vii|vi|v|iv|iii|ii|i"
 
 # Each pattern names the groups it fills; _date_from_match reads them.
 _DATE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
@@ -82,21 +83,21 @@ _DATE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         rf"\b(?P<m>{MONTH})\s*(?P<d>{_DAY}){_SEP}(?P<m2>{MONTH})\s*(?P<d2>{_DAY})"
         rf"\s*,?\s*(?P<y>{_YEAR})\b",
         # 31 Aug - 20 Sept 1905
-        rf"\b(?P<d>{_DAY})\s*(?P<m>{MONTH}){_SEP}(?P<d2>{_DAY})\s*(?P<m2>{MONTH})"
+        rf"(?<![-/\w])(?P<d>{_DAY})\s*(?P<m>{MONTH}){_SEP}(?P<d2>{_DAY})\s*(?P<m2>{MONTH})"
         rf"\s*,?\s*(?P<y>{_YEAR})\b",
         # 19-23 June 1967
-        rf"\b(?P<d>{_DAY})(?:{_SEP}|\s*&\s*|\s+and\s+)(?P<d2>{_DAY})\s*(?P<m>{MONTH})"
+        rf"(?<![-/\w])(?P<d>{_DAY})(?:{_SEP}|\s*&\s*|\s+and\s+)(?P<d2>{_DAY})\s*(?P<m>{MONTH})"
         rf"\s*,?\s*(?P<y>{_YEAR})\b",
         # July 16-21, 1962 and July 20 & 21, 1959
         rf"\b(?P<m>{MONTH})\s*(?P<d>{_DAY})(?:{_SEP}|\s*&\s*|\s+and\s+)(?P<d2>{_DAY})"
         rf"\s*,?\s*(?P<y>{_YEAR})\b",
         # 18 May 2007, 18May2007, 13 juil. 1969, 11 julio, 1985
-        rf"\b(?P<d>{_DAY})[\s./-]*(?:de\s+)?(?P<m>{MONTH})[\s,/-]*(?:de\s+)?"
+        rf"(?<![-/\w])(?P<d>{_DAY})[\s./-]*(?:de\s+)?(?P<m>{MONTH})[\s,/-]*(?:de\s+)?"
         rf"(?P<y>{_YEAR})\b",
         # May 26, 1998 and Aug.10,1935
         rf"\b(?P<m>{MONTH})\s*(?P<d>{_DAY})(?:st|nd|rd|th)?\s*,?\s*(?P<y>{_YEAR})\b",
         # 19-XII-1947, 21.vi.1988
-        rf"\b(?P<d>{_DAY})\s*[-./ ]\s*(?P<r>xii|xi|x|ix|viii|vii|vi|v|iv|iii|ii|i)"
+        rf"(?<![-/\w])(?P<d>{_DAY})\s*[-./ ]\s*(?P<r>{_ROMAN_MONTH})"
         rf"\s*[-./ ]\s*(?P<y>{_YEAR})\b",
         # July 1979, July, 1956, Feb. , 1896
         rf"\b(?P<m>{MONTH})\s*,?\s*(?P<y>{_YEAR})\b",
@@ -170,7 +171,9 @@ def fix_ocr_digits(text: str) -> str:
         return token.translate(str.maketrans("lIOo|", "11001"))
 
     text = re.sub(r"\b0(?=ct)", "O", text, flags=re.IGNORECASE)
-    text = re.sub(r"\b[A-Za-z]+1[A-Za-z]*\b", _month_with_one, text)
+    text = re.sub(
+        r"(?<![A-Za-z])[A-Za-z]+1[A-Za-z]*(?![A-Za-z])", _month_with_one, text
+    )
     return re.sub(r"(?<![A-Za-z])[0-9lIOo|]{3,}(?![A-Za-z])", repair, text)
 
 
