@@ -212,7 +212,8 @@ def group_rows(ocr: OcrResult, min_confidence: float = 0.5) -> list[Row]:
     """Group OCR lines into rows in reading order.
 
     Two lines share a row when they overlap vertically by at least half the
-    smaller height and the gap between them is under four line heights.
+    smaller height and the gap between them is under four line heights, and
+    both or neither name an institution.
     Lines read below ``min_confidence`` and vertical lines (a barcode label
     turned on its side) are left out.
 
@@ -238,6 +239,10 @@ def group_rows(ocr: OcrResult, min_confidence: float = 0.5) -> list[Row]:
         for group in groups:
             box = Row(0, group).box
             if _vertical_overlap(line, box) < 0.5:
+                continue
+            # A stamp beside a value ("IMAGED" next to the collector) stays
+            # a row of its own, so that it does not hide the value.
+            if is_institution_text(line.text) != is_institution_text(group[0].text):
                 continue
             gap = max(box[0] - line.box[2], line.box[0] - box[2])
             if gap < 4 * height:
@@ -302,6 +307,16 @@ def _assign_blocks(rows: list[Row]) -> None:
                 parent[root(j)] = root(i)
     for row in rows:
         row.block = root(row.index)
+
+
+def row_below(rows: list[Row], row: Row) -> Row | None:
+    """The nearest row under ``row`` that overlaps it horizontally."""
+    below = [
+        other
+        for other in rows
+        if other.box[1] >= row.box[1] + 0.5 * row.height and _touching(row, other, 1.5)
+    ]
+    return min(below, key=lambda other: other.box[1], default=None)
 
 
 def main_block(rows: list[Row]) -> int | None:

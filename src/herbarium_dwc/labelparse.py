@@ -42,6 +42,7 @@ from herbarium_dwc.labellayout import (
     is_institution_text,
     is_vertical,
     main_block,
+    row_below,
     segments,
 )
 from herbarium_dwc.labeltext import (
@@ -258,6 +259,7 @@ def normalise_people(text: str) -> str:
     text = re.sub(r"\.(?=[A-Z])", ". ", text)
     text = re.sub(r"(?<=[a-z]{3})(?=[A-Z])", " ", text)
     text = re.sub(r"\s*&\s*", " & ", text)
+    text = re.sub(r"\s*/\s*", ", ", text)
     text = re.sub(r",(?=\S)", ", ", text)
     return " ".join(text.split())
 
@@ -356,6 +358,12 @@ _BY_COLLECTOR = re.compile(
 )
 
 
+# "E. G. BRITTON, DELIA W. MARBLE, COLLECTORS": the label after the names.
+_TRAILING_COLLECTOR = re.compile(
+    r"^(?P<names>[A-Z].+?)[\s,]+(?:COLLECTORS?|Collectors?|Coll\.)(?=[\s,.]|$)"
+)
+
+
 @dataclass
 class People:
     """Collector and determiner findings."""
@@ -376,6 +384,12 @@ def _collector_from_labels(label: Label) -> tuple[Finding, Finding | None] | Non
             found = Finding(normalise_people(names), 0.9, tuple(rows))
             numbered = Finding(number, 0.85, (rows[-1],)) if number else None
             return found, numbered or _number_near(label, segment.row)
+    for row in label.content_rows():
+        trailing = _TRAILING_COLLECTOR.match(row.text)
+        if trailing and looks_like_people(trailing.group("names")):
+            return Finding(
+                normalise_people(trailing.group("names")), 0.8, (row.index,)
+            ), None
     for row in label.content_rows():
         match = _BY_COLLECTOR.search(row.text)
         if match and not row.is_collection_header:
@@ -451,14 +465,14 @@ def _collector_from_rows(label: Label) -> tuple[Finding, Finding | None] | None:
 
 
 def _shares_surname(names: str, other: str) -> bool:
-    surname = normalise_people(names).split()[-1].lower()
-    return surname in normalise_people(other).lower().split()
+    surname = fold(names).split()[-1] if fold(names) else ""
+    return bool(surname) and surname in fold(other).split()
 
 
 def _with_continuation(label: Label, row: Row, names: str, rows: list[int]) -> str:
     """Join a following ``with A, B`` row to the collector's names."""
-    if row.index + 1 < len(label.rows):
-        following = label.rows[row.index + 1]
+    following = row_below(label.rows, row)
+    if following is not None:
         match = re.match(r"^(?:with|With|WITH)\s*(?P<more>[A-Z].+)$", following.text)
         if match and looks_like_people(match.group("more")):
             rows.append(following.index)
@@ -524,7 +538,9 @@ def _lone_number(label: Label) -> Finding | None:
     for row in label.content_rows():
         for line in row.lines:
             text = line.text.strip()
-            marked = _MARKED_NUMBER.fullmatch(text)
+            marked = _MARKED_NUMBER.fullmatch(text) or _MARKED_NUMBER.match(
+                text.split(" ")[0]
+            )
             if marked:
                 label.used_rows.add(row.index)
                 return Finding(_repair_number(marked.group("n")), 0.6, (row.index,))
@@ -692,6 +708,7 @@ class PlaceMatch:
     start: int
     end: int
     score: float
+    kind: str = ""
 
     def same_place(self, other: PlaceMatch) -> bool:
         """Both matches are the same words of the same row."""
@@ -721,7 +738,15 @@ def _place_matches(label: Label) -> tuple[list[PlaceMatch], list[PlaceMatch]]:
                 countries.append(PlaceMatch(code, name, row, start, end, score))
             for division in _places_run_together()[1].get(key, ()):
                 regions.append(
-                    PlaceMatch(division.country, division.name, row, start, end, score)
+                    PlaceMatch(
+                        division.country,
+                        division.name,
+                        row,
+                        start,
+                        end,
+                        score,
+                        division.kind,
+                    )
                 )
     return countries, regions
 
@@ -798,6 +823,9 @@ def _place_score(row: Row, words: str, before: str, after: str) -> float:
     return score - 0.01 * row.index
 
 
+OUTLYING = "Outlying area"
+
+
 def _choose_places(
     countries: list[PlaceMatch], regions: list[PlaceMatch]
 ) -> tuple[PlaceMatch | None, PlaceMatch | None, bool]:
@@ -812,8 +840,17 @@ def _choose_places(
     countries = [
         c
         for c in countries
-        if not any(r.same_place(c) and r.code in codes - {c.code} for r in regions)
+        if not any(
+            r.same_place(c) and r.code in codes - {c.code} and r.kind != OUTLYING
+            for r in regions
+        )
     ]
+    # "USA, Puerto Rico": an outlying area has its own ISO code and is the
+    # country; the state-level entry for the same words is dropped.
+    for candidate in countries:
+        if any(r.same_place(candidate) and r.kind == OUTLYING for r in regions):
+            candidate.score += 1.5
+    regions = [r for r in regions if not any(r.same_place(c) for c in countries)]
     options: list[tuple[float, PlaceMatch | None, PlaceMatch | None]] = []
     for named in countries:
         own = [r for r in regions if r.code == named.code and not r.same_place(named)]

@@ -95,7 +95,7 @@ _DATE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         rf"(?<![-/\w])(?P<d>{_DAY})[\s./-]*(?:de\s+)?(?P<m>{MONTH})[\s,/-]*(?:de\s+)?"
         rf"(?P<y>{_YEAR})\b",
         # May 26, 1998 and Aug.10,1935
-        rf"\b(?P<m>{MONTH})\s*(?P<d>{_DAY})(?:st|nd|rd|th)?\s*,?\s*(?P<y>{_YEAR})\b",
+        rf"\b(?P<m>{MONTH})\s*(?P<d>{_DAY})(?:st|nd|rd|th)?[\s,.]*(?P<y>{_YEAR})\b",
         # 19-XII-1947, 21.vi.1988
         rf"(?<![-/\w])(?P<d>{_DAY})\s*[-./ ]\s*(?P<r>{_ROMAN_MONTH})"
         rf"\s*[-./ ]\s*(?P<y>{_YEAR})\b",
@@ -384,6 +384,7 @@ class Subdivision:
 
     name: str
     country: str
+    kind: str = ""
 
 
 # Subdivision names that are ordinary words on labels ("Central", "North").
@@ -405,7 +406,8 @@ def subdivision_names() -> dict[str, tuple[Subdivision, ...]]:
         key = fold(name)
         if len(key) < 4 or key in _GENERIC_PLACE_WORDS:
             continue
-        index.setdefault(key, []).append(Subdivision(name, entry.country_code))
+        subdivision = Subdivision(name, entry.country_code, entry.type)
+        index.setdefault(key, []).append(subdivision)
     return {key: tuple(values) for key, values in index.items()}
 
 

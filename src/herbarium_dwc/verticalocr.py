@@ -71,12 +71,21 @@ def _read_upright(strip: Image.Image) -> OcrLine | None:
     return best
 
 
+def _better(found: OcrLine, line: OcrLine) -> bool:
+    """A longer reading that is as sure, or that extends the first one."""
+    if len(found.text) <= len(line.text) or found.confidence < 0.6:
+        return False
+    extends = line.text.replace(" ", "") in found.text.replace(" ", "")
+    return extends or found.confidence >= line.confidence - 0.05
+
+
 def reread_vertical_lines(image_bytes: bytes, ocr: OcrResult) -> OcrResult:
     """Read sideways lines again, upright, and return the improved result.
 
-    Only lines taller than :data:`VERTICAL_RATIO` times their width are read
-    again; a new reading replaces the old text when it is longer at no
-    worse confidence. Boxes stay as they were.
+    Only lines taller than :data:`~herbarium_dwc.labellayout.VERTICAL_RATIO`
+    times their width, and not prose, are read again; a new reading
+    replaces the old text when it is longer and either contains the old text
+    or is read as surely. Boxes stay as they were.
 
     :param image_bytes: the prepared image the OCR ran on (boxes refer to it).
     :param ocr: the first OCR pass.
@@ -94,11 +103,7 @@ def reread_vertical_lines(image_bytes: bytes, ocr: OcrResult) -> OcrResult:
     for line in ocr.lines:
         if line in vertical:
             found = _read_upright(_strip(image, line))
-            if (
-                found
-                and len(found.text) > len(line.text)
-                and (found.confidence >= line.confidence - 0.05)
-            ):
+            if found and _better(found, line):
                 logger.debug("vertical line %r read again as %r", line.text, found.text)
                 line = OcrLine(
                     text=found.text, confidence=found.confidence, box=line.box
