@@ -29,13 +29,17 @@ accents, case and punctuation are dropped and whitespace is collapsed, so
   sides alike, so it still matches itself but not ``R. C. Harris``.
 - ``decimalLatitude``, ``decimalLongitude``: numbers within
   :data:`COORDINATE_TOLERANCE` degrees.
-- ``verbatimCoordinates``: the folded sequence of numbers and hemisphere
-  letters, ignoring ``ca``/``approx`` words, must be equal.
+- ``verbatimCoordinates``: numbers are cut from letters (``36W`` is
+  ``36 W``), words such as ``Lat.``, ``Long.``, ``ca.`` are dropped, and the
+  folded tokens are grouped into coordinates, each closed by its hemisphere
+  letter (``N 48 44`` and ``48 44 N`` are the same group); both sides must
+  hold the same groups, in any order.
 - ``verbatimElevation``: thousands separators are removed, ``ca``/``about``
   words dropped and units unified (``feet``/``ft``/``'`` to ``ft``,
   ``meters``/``metres``/``m`` to ``m``); the result must be equal.
 - ``stateProvince``, ``county``: folded, and a trailing ``county``, ``co``,
-  ``parish`` or ``province`` word is ignored.
+  ``parish``, ``province``, ``dist`` or ``district`` word, or a leading
+  ``district of``/``de``, is ignored.
 - ``locality``, ``habitat``: token overlap. Tokens are the folded words of
   two or more characters. With ``c`` the number of shared tokens (as
   multisets), precision ``c/len(predicted)`` and recall ``c/len(truth)``, the
@@ -256,8 +260,41 @@ def people(value: str) -> set[str]:
     return {fold(part) for part in _PERSON_SPLIT.split(value) if fold(part)}
 
 
-def _coordinates_key(value: str) -> list[str]:
-    return [token for token in fold(value).split() if token not in {"ca", "approx"}]
+def _split_digits(value: str) -> str:
+    """``36W`` -> ``36 W`` and ``2200feet`` -> ``2200 feet``."""
+    return re.sub(r"(?<=\d)(?=[A-Za-z])|(?<=[A-Za-z])(?=\d)", " ", value)
+
+
+_COORDINATE_WORDS = {"ca", "circa", "approx", "c", "lat", "latitude", "long"}
+_COORDINATE_WORDS |= {"longitude", "and"}
+
+
+def _coordinates_key(value: str) -> list[tuple[str, ...]]:
+    """Coordinates as (hemisphere, numbers...) groups, in sorted order.
+
+    The hemisphere letter may close a group (``48 44 N``) or open it
+    (``N 48 44``); the first token tells which way the value is written.
+    """
+    tokens = [
+        t for t in fold(_split_digits(value)).split() if t not in _COORDINATE_WORDS
+    ]
+    hemispheres = {"n", "s", "e", "w"}
+    prefix = bool(tokens) and tokens[0] in hemispheres
+    groups: list[list[str]] = []
+    current: list[str] = []
+    for token in tokens:
+        if token in hemispheres and prefix:
+            if current:
+                groups.append(current)
+            current = [token]
+        elif token in hemispheres:
+            groups.append([token, *current])
+            current = []
+        else:
+            current.append(token)
+    if current:
+        groups.append(current)
+    return sorted(tuple(group) for group in groups)
 
 
 _UNITS = {"feet": "ft", "foot": "ft", "ft": "ft", "meters": "m", "metres": "m"}
@@ -265,18 +302,20 @@ _UNITS |= {"meter": "m", "metre": "m", "m": "m", "mts": "m", "msnm": "m"}
 
 
 def _elevation_key(value: str) -> list[str]:
-    value = re.sub(r"(\d),(\d{3})", r"\1\2", value).replace("'", " ft ")
+    value = re.sub(r"(\d),(\d{3})", r"\1\2", _split_digits(value)).replace("'", " ft ")
     tokens = [token for token in fold(value).split() if token not in {"ca", "about"}]
     return [_UNITS.get(token, token) for token in tokens if token not in {"c", "elev"}]
 
 
-_ADMIN_WORDS = {"county", "co", "parish", "province"}
+_ADMIN_WORDS = {"county", "co", "parish", "province", "dist", "district"}
 
 
 def _admin_key(value: str) -> list[str]:
     tokens = fold(value).split()
     while tokens and tokens[-1] in _ADMIN_WORDS:
         tokens.pop()
+    if tokens[:1] == ["district"] and tokens[1:2] in (["of"], ["de"]):
+        tokens = tokens[2:]
     return tokens
 
 

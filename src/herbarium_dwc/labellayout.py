@@ -44,6 +44,7 @@ FIELD_LABELS: tuple[tuple[str, str], ...] = (
         r"lat(?:itude)?\s*/\s*long?(?:itude)?|latitude|longitude|lat|long"
         r"|coordinates|coords?",
     ),
+    ("recordNumber", r"number|n[uú]mero"),
     ("country", r"country|pa[ií]s"),
     ("stateProvince", r"state|province|provincia|estado"),
 )

@@ -592,12 +592,18 @@ def _date_score(segment: Segment, date: DateValue) -> float:
 # coordinates and elevation
 
 _DMS = re.compile(
-    r"(?P<deg>\d{1,3}(?:[.,]\d+)?)\s*(?:°|º|˚|\*|o(?=\s*\d))\s*"
+    r"(?P<deg>\d{1,3}(?:\.\d+)?)\s*(?:°|º|˚|\*|o(?=\s*\d))\s*"
     r"(?:(?P<min>\d{1,2}(?:[.,]\d+)?)\s*(?:'|`|´)?\s*)?"
     r"(?:(?P<sec>\d{1,2}(?:[.,]\d+)?)\s*(?:\"|'')\s*)?"
     r"(?P<hem>[NSEW])(?![a-z])"
 )
 _LAT_KEYWORD = re.compile(r"\bLat\.?\s*(?P<deg>\d{1,2})\s*(?P<hem>[NS])\b", re.I)
+# "N. 48° 48'" and "W 87° 38'": the hemisphere written first.
+_DMS_HEMISPHERE_FIRST = re.compile(
+    r"\b(?P<hem>[NSEW])\.?\s*(?P<deg>\d{1,3}(?:\.\d+)?)\s*[°º˚]\s*"
+    r"(?:(?P<min>\d{1,2}(?:[.,]\d+)?)\s*'?\s*)?"
+    r"(?:(?P<sec>\d{1,2}(?:[.,]\d+)?)\s*(?:\"|'')\s*)?"
+)
 _TRS = re.compile(
     r"(?:sec(?:tion)?\.?\s*\d{1,2},?\s*)?\bT\.?\s?\d{1,3}\s?[NS]\.?,?\s*R\.?\s?\d{1,3}"
     r"\s?[EW]\.?(?:,?\s*(?:sec(?:tion)?\.?|S)\s?\d{1,2})?",
@@ -638,6 +644,8 @@ def _coordinates(label: Label) -> Coordinates | None:
         starts.append(starts[-1] + len(row.text) + 2)
     found = [(m, _dms_value(m)) for m in _DMS.finditer(text)]
     found += [(m, _dms_value(m)) for m in _LAT_KEYWORD.finditer(text)]
+    found += [(m, _dms_value(m)) for m in _DMS_HEMISPHERE_FIRST.finditer(text)]
+    found.sort(key=lambda pair: pair[0].start())
     lat = next(
         (p for p in found if p[0].group("hem") in "NS" and p[1] is not None), None
     )
@@ -874,21 +882,20 @@ def _regions_without_country(regions: list[PlaceMatch]) -> list[PlaceMatch]:
 
 _COUNTY = re.compile(
     r"(?P<name>(?:(?i:st|ste|mt|ft)\.\s*)?[A-Z][A-Za-z'-]+(?:\s+[A-Z][A-Za-z'-]+){0,2})"
-    r"\s*(?:County|COUNTY|Co\.|CO\.|Co\b|Parish|PARISH)"
+    r"\s*(?:County|COUNTY|Co\.|CO\.|co\.|Co\b|Parish|PARISH|Dist\.|District)"
 )
 _COUNTY_BEFORE = re.compile(
-    r"(?:^|[,;.]\s*)(?:County\s+of|Co\.)\s*(?P<name>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)"
+    r"(?:^|[,;.]\s*)(?:County\s+of|Co\.|District\s+(?:of|de))\s*"
+    r"(?P<name>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)"
 )
 
 
 def _county(label: Label) -> Finding | None:
     """``X County``, ``X Co.``, ``X Parish`` or ``Co. X``."""
     for row in label.content_rows():
-        if row.is_collection_header:
-            continue
         for pattern in (_COUNTY, _COUNTY_BEFORE):
             match = pattern.search(row.text)
-            if match and match.group("name").split()[0].lower() not in NOT_PERSON_WORDS:
+            if match and match.group("name").split()[0].lower() not in NOT_GENERA:
                 return Finding(match.group("name"), 0.85, (row.index,))
     return None
 
@@ -1058,8 +1065,9 @@ def _put_coordinates(label: Label, parsed: ParsedLabel) -> None:
         return
     confidence = label.confidence(found.verbatim)
     parsed.put("verbatimCoordinates", found.verbatim.value, confidence)
-    if found.latitude is not None and found.longitude is not None:
+    if found.latitude is not None:
         parsed.put("decimalLatitude", f"{found.latitude:.5f}", confidence)
+    if found.longitude is not None:
         parsed.put("decimalLongitude", f"{found.longitude:.5f}", confidence)
 
 

@@ -166,7 +166,7 @@ def fix_ocr_digits(text: str) -> str:
     def repair(match: re.Match[str]) -> str:
         token = match.group(0)
         digits = sum(ch.isdigit() for ch in token)
-        if digits == 0 or digits * 2 < len(token):
+        if digits == 0 or digits * 2 < len(token.replace(",", "")):
             return token
         return token.translate(str.maketrans("lIOo|", "11001"))
 
@@ -174,7 +174,9 @@ def fix_ocr_digits(text: str) -> str:
     text = re.sub(
         r"(?<![A-Za-z])[A-Za-z]+1[A-Za-z]*(?![A-Za-z])", _month_with_one, text
     )
-    return re.sub(r"(?<![A-Za-z])[0-9lIOo|]{3,}(?![A-Za-z])", repair, text)
+    return re.sub(
+        r"(?<![A-Za-z])[0-9lIOo|][0-9lIOo|,]+[0-9lIOo|](?![A-Za-z])", repair, text
+    )
 
 
 def _month_with_one(match: re.Match[str]) -> str:
