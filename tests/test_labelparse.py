@@ -13,12 +13,8 @@ from pathlib import Path
 import pytest
 
 from herbarium_dwc.evaluate import cached_ocr, evaluate, load_truth
-from herbarium_dwc.labelparse import (
-    ParsedLabel,
-    looks_like_people,
-    parse_label,
-    split_people_number,
-)
+from herbarium_dwc.labelparse import ParsedLabel, parse_label
+from herbarium_dwc.labelpeople import looks_like_people, split_people_number
 from herbarium_dwc.labeltext import find_dates, fix_ocr_digits, parse_date
 from herbarium_dwc.record import OcrLine, OcrResult
 

@@ -155,7 +155,11 @@ def _is_ruler(text: str) -> bool:
 
 
 def is_institution_text(text: str) -> bool:
-    """The text names an institution, a distributor or a sheet stamp."""
+    """The text names an institution, a distributor or a sheet stamp.
+
+    >>> is_institution_text("NEWYORKBOTANICALGARDEN")
+    True
+    """
     return bool(_INSTITUTION.search(text)) or _is_run_together(text)
 
 
@@ -201,7 +205,11 @@ def is_vertical(line: OcrLine) -> bool:
 
 
 def clean_text(text: str) -> str:
-    """Undo OCR habits that hurt parsing: underscores, odd spaces, fancy quotes."""
+    """Undo OCR habits that hurt parsing: underscores, wide punctuation, quotes.
+
+    >>> clean_text("Co._Haywood，N.C。")
+    'Co. Haywood,N.C.'
+    """
     text = text.replace("_", " ").replace("，", ",").replace("：", ":")
     text = text.replace("。", ".").replace("；", ";").replace("·", " ")
     text = text.replace("′", "'").replace("’", "'").replace("‘", "'")
@@ -311,7 +319,12 @@ def _assign_blocks(rows: list[Row]) -> None:
 
 
 def row_below(rows: list[Row], row: Row) -> Row | None:
-    """The nearest row under ``row`` that overlaps it horizontally."""
+    """The nearest row under ``row`` that overlaps it horizontally.
+
+    :param rows: all rows of the label.
+    :param row: the row to look under.
+    :returns: the row, or None when nothing lies within 1.5 line heights.
+    """
     below = [
         other
         for other in rows
@@ -321,7 +334,14 @@ def row_below(rows: list[Row], row: Row) -> Row | None:
 
 
 def main_block(rows: list[Row]) -> int | None:
-    """The block holding the most label text (no institution, no noise)."""
+    """The block holding the most label text (no institution, no noise).
+
+    On a whole sheet this is usually the collection label; the parser reads
+    the locality and habitat from it only.
+
+    :param rows: rows from :func:`group_rows` (their ``block`` set).
+    :returns: the block number, or None when there is no text.
+    """
     sizes: dict[int, int] = {}
     for row in rows:
         if not (row.is_institution or row.is_noise):
@@ -365,6 +385,9 @@ def segments(rows: list[Row]) -> list[Segment]:
     the same row (``Coll:`` then ``Stephen S. Talbot``).
 
     :param rows: rows from :func:`group_rows`.
+
+    >>> [(s.label, s.text) for s in segments(group_rows(ocr))]
+    [('recordedBy', 'S. S. Talbot'), (None, 'Tetlin NWR')]
     """
     result: list[Segment] = []
     for row in rows:
@@ -467,3 +490,37 @@ def _join_continued(found: list[Segment], rows: list[Row]) -> None:
             segment.continued.append(next_index)
             following.remove(first)
             found.remove(first)
+
+
+@dataclass
+class Finding:
+    """A value a rule found, how sure the rule is, and the rows it used."""
+
+    value: str
+    certainty: float
+    rows: tuple[int, ...]
+
+
+@dataclass
+class Label:
+    """The parsed layout of one label and what the term rules have taken."""
+
+    rows: list[Row]
+    segments: list[Segment]
+    vertical: list[OcrLine] = field(default_factory=list)
+    used_rows: set[int] = field(default_factory=set)
+    taken_text: list[str] = field(default_factory=list)
+    main_block: int | None = None
+
+    def confidence(self, finding: Finding) -> float:
+        """OCR confidence of the finding's rows times the rule's certainty."""
+        ocr = [self.rows[i].confidence for i in finding.rows] or [1.0]
+        return finding.certainty * min(ocr)
+
+    def content_rows(self) -> list[Row]:
+        """Rows that can hold label data (no institution, stamp or ruler)."""
+        return [r for r in self.rows if not (r.is_institution or r.is_noise)]
+
+    def labelled(self, term: str) -> list[Segment]:
+        """Segments that follow a printed label for ``term``."""
+        return [s for s in self.segments if s.label == term and s.text]

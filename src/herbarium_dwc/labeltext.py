@@ -349,7 +349,11 @@ _COUNTRY_ALIASES: dict[str, str] = {
 
 @lru_cache(maxsize=1)
 def country_names() -> dict[str, str]:
-    """Folded country name or alias to ISO 3166 alpha-2 code."""
+    """Folded country name or alias to ISO 3166 alpha-2 code.
+
+    >>> country_names()["u s a"]
+    'US'
+    """
     names: dict[str, str] = {}
     for country in pycountry.countries:
         for attribute in ("name", "common_name", "official_name"):
@@ -399,7 +403,11 @@ _GENERIC_PLACE_WORDS = _words(
 
 @lru_cache(maxsize=1)
 def subdivision_names() -> dict[str, tuple[Subdivision, ...]]:
-    """Folded name of each first-level subdivision to the subdivisions so named."""
+    """Folded name of each first-level subdivision to the subdivisions so named.
+
+    >>> subdivision_names()["georgia"]
+    (Subdivision(name='Georgia', country='US', kind='State'),)
+    """
     index: dict[str, list[Subdivision]] = {}
     for entry in pycountry.subdivisions:
         if getattr(entry, "parent_code", None):
