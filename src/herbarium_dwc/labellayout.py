@@ -68,6 +68,7 @@ _LABEL_WITH_COLON = re.compile(
 _INSTITUTION = re.compile(
     r"herbarium|botanical\s*garden|botanic|university|universidad|universit[eé]"
     r"|museum|museo|institut|service|department|college|society|foundation"
+    r"|[eé]cole|centre\b|center\b|herbier|laborator"
     r"|copyright|\bimaged\b|distributed|exsiccat|reidentification|voucher",
     re.IGNORECASE,
 )

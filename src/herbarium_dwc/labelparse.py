@@ -62,6 +62,7 @@ from herbarium_dwc.labeltext import (
     country_code,
     find_dates,
     fold,
+    subdivision_names,
 )
 from herbarium_dwc.record import OcrLine, OcrResult
 
@@ -199,7 +200,11 @@ def _name_value(match: re.Match[str]) -> str:
 
 
 def _scientific_name(label: Label) -> Finding | None:
-    """The best binomial, preferring row starts followed by authors."""
+    """The best binomial, preferring row starts followed by authors.
+
+    With no binomial, a row that is one Latin-looking capitalised word
+    (``4076. Alectoria``) gives the genus alone, at low confidence.
+    """
     best: tuple[float, Finding] | None = None
     for row in label.content_rows():
         if row.is_collection_header:
@@ -210,7 +215,25 @@ def _scientific_name(label: Label) -> Finding | None:
             if score >= 1.5 and (best is None or score > best[0]):
                 certainty = min(0.95, 0.45 + score / 5)
                 best = (score, Finding(_name_value(match), certainty, (row.index,)))
-    return best[1] if best else None
+    return best[1] if best else _genus_alone(label)
+
+
+_GENUS_ALONE = re.compile(r"[A-Z][a-zäëïöüé]{4,}")
+_GENUS_ENDINGS = ("a", "ia", "um", "us", "is", "on", "ella", "ina", "aria", "ora")
+
+
+def _genus_alone(label: Label) -> Finding | None:
+    labelled = {segment.row for segment in label.segments if segment.label}
+    for row in label.content_rows():
+        if row.is_collection_header or row.index in labelled:
+            continue
+        word = _ROW_NUMBERING.sub("", row.text).strip(" .")
+        if not _GENUS_ALONE.fullmatch(word) or word.lower() in NOT_GENERA:
+            continue
+        is_place = country_code(word) or fold(word) in subdivision_names()
+        if word.lower().endswith(_GENUS_ENDINGS) and not is_place:
+            return Finding(word, 0.4, (row.index,))
+    return None
 
 
 # --------------------------------------------------------------------------

@@ -430,7 +430,9 @@ PREFERRED_SUBDIVISION_COUNTRIES: tuple[str, ...] = ("US", "CA", "MX", "AU")
 # Words that start a place, a label or a sentence, never a genus.
 _LABEL_WORDS = _words(
     """the of on in at by and with from to for near along above below between
-    collections cooperative expedition
+    collections cooperative expedition substratum des du la le les los las
+    del en au aux et bryophytes hepatics hepaticae musci
+    lichenes plantae fungi algae
     among upon under over about ca approx just off via collected collector
     collectors coll leg det date location locality habitat elevation altitude
     latitude longitude substrate site notes map quad no number county co
