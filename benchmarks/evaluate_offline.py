@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from herbarium_dwc.evaluate import cached_ocr, evaluate, load_truth
+from herbarium_dwc.images import PrepareSettings, prepare_image
 from herbarium_dwc.labelparse import parse_label
+from herbarium_dwc.ocr import run_ocr
+from herbarium_dwc.verticalocr import reread_vertical_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,6 +55,20 @@ def run(
     return predicted, ocr_seconds / count, parse_seconds / count
 
 
+def time_fresh_ocr(images: list[Path], max_edge: int, vertical: bool) -> list[float]:
+    """Seconds of uncached preparation + OCR per image (after one warm-up)."""
+    run_ocr(prepare_image(images[0], PrepareSettings(max_edge=max_edge)).data)
+    seconds = []
+    for image in images:
+        started = time.perf_counter()
+        prepared = prepare_image(image, PrepareSettings(max_edge=max_edge))
+        ocr = run_ocr(prepared.data)
+        if vertical:
+            reread_vertical_lines(prepared.data, ocr)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
 def print_table(title: str, result: dict[str, Any]) -> None:
     """Print the per-field table and the core mean."""
     print(f"\n## {title}: {result['specimens']} specimens")
@@ -74,6 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--herb-count", type=int, default=10)
     parser.add_argument("--show-misses", type=int, default=0, help="print N misses")
     parser.add_argument(
+        "--fresh-ocr",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time uncached OCR on the first N images of each set",
+    )
+    parser.add_argument(
         "--reread-vertical",
         action="store_true",
         help="read sideways lines (barcode labels) again, upright",
@@ -94,7 +119,15 @@ def main(argv: list[str] | None = None) -> int:
         result = evaluate(predicted, truth)
         vertical = ", sideways lines read again" if args.reread_vertical else ""
         print_table(f"{name}, max_edge {edge}{vertical}", result)
-        print(f"seconds per specimen: OCR {ocr_s:.2f}, parsing {parse_s:.4f}")
+        print(f"seconds per specimen: OCR {ocr_s:.2f} (as cached), parse {parse_s:.4f}")
+        if args.fresh_ocr:
+            fresh = time_fresh_ocr(images[: args.fresh_ocr], edge, args.reread_vertical)
+            load = os.getloadavg()[0]
+            median = statistics.median(fresh)
+            print(
+                f"fresh OCR on {len(fresh)} images: median {median:.2f} s, "
+                f"min {min(fresh):.2f} s, max {max(fresh):.2f} s, load {load:.1f}"
+            )
         for miss in result["mismatches"][: args.show_misses]:
             print(
                 f"  {miss['specimen_id']:18} {miss['term']:18} "

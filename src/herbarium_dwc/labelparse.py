@@ -318,7 +318,7 @@ def _remove_taken(text: str, taken: list[str]) -> str:
     for value in taken:
         if value and value in text:
             text = text.replace(value, " ")
-    return " ".join(text.split()).strip(" ,;")
+    return " ".join(text.split())
 
 
 def _clauses(text: str) -> list[str]:
