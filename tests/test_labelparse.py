@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from herbarium_dwc.evaluate import cached_ocr, evaluate, load_truth
-from herbarium_dwc.labelparse import ParsedLabel, parse_label
+from herbarium_dwc.labelparse import (
+    FLAG_AMBIGUOUS_DATE,
+    FLAG_COUNTRY_INFERRED,
+    FLAG_GENUS_ONLY,
+    FLAG_SEVERAL_LABELS,
+    ParsedLabel,
+    ParseSettings,
+    parse_label,
+)
 from herbarium_dwc.labelpeople import looks_like_people, split_people_number
 from herbarium_dwc.labeltext import find_dates, fix_ocr_digits, parse_date
 from herbarium_dwc.record import OcrLine, OcrResult
@@ -199,6 +207,36 @@ def test_parse_label_reads_terms(
     parsed = parse(lines)
     for term, value in expected.items():
         assert parsed.verbatim.get(term, "") == value, term
+
+
+def test_parse_label_flags_what_a_curator_should_check() -> None:
+    ambiguous = parse(stacked("Coll. Barbara Moore", "10/3/79"))
+    assert FLAG_AMBIGUOUS_DATE in ambiguous.flags
+    genus = parse(stacked("4076. Alectoria", "Coll. A. J. Sharp"))
+    assert genus.verbatim["scientificName"] == "Alectoria"
+    assert FLAG_GENUS_ONLY in genus.flags
+    inferred = parse(stacked("Plymouth area, Massachusetts"))
+    assert FLAG_COUNTRY_INFERRED in inferred.flags
+    assert not parse(NYBG_PACKET).flags
+
+
+def test_two_labels_on_a_sheet_are_flagged() -> None:
+    lines = stacked("Plants of Cuba", "Roadside near Havana, common", top=100)
+    lines += stacked(
+        "Det. A. H. Liogier 1971", "Lindernia diffusa (L.) Wettst.", top=900
+    )
+    assert FLAG_SEVERAL_LABELS in parse(lines).flags
+
+
+def test_settings_choose_whose_states_a_lone_state_name_means() -> None:
+    # "Santa Cruz" is a province of Argentina and a department of Bolivia.
+    lines = stacked("Near Santa Cruz, on rocks")
+    ocr = OcrResult(engine="test", text="", lines=lines)
+    bolivian = parse_label(ocr, ParseSettings(region_countries=("BO",)))
+    argentine = parse_label(ocr, ParseSettings(region_countries=("AR", "BO")))
+    assert bolivian.verbatim["country"] == "Bolivia, Plurinational State of"
+    assert argentine.verbatim["country"] == "Argentina"
+    assert argentine.verbatim["stateProvince"] == "Santa Cruz"
 
 
 def test_parse_label_gives_confidences_between_zero_and_one() -> None:

@@ -58,6 +58,7 @@ from herbarium_dwc.labeltext import (
     HABITAT_WORDS,
     NOT_EPITHETS,
     NOT_GENERA,
+    PREFERRED_SUBDIVISION_COUNTRIES,
     DateValue,
     country_code,
     find_dates,
@@ -89,6 +90,28 @@ PARSED_TERMS: tuple[str, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class ParseSettings:
+    """Choices of the label parser that depend on the collection.
+
+    :param region_countries: ISO 3166 codes whose states a state name alone
+        means, in order, when the label names no country and several
+        countries have a state of that name ("Victoria", "Distrito Federal").
+    :param min_confidence: OCR lines read below this confidence are ignored.
+    """
+
+    region_countries: tuple[str, ...] = PREFERRED_SUBDIVISION_COUNTRIES
+    min_confidence: float = 0.5
+
+
+# What ParsedLabel.flags may hold: things the parser noticed and a curator
+# may want to check.
+FLAG_AMBIGUOUS_DATE = "eventDate_ambiguous"  # a date with no ISO form
+FLAG_GENUS_ONLY = "scientificName_genus_only"
+FLAG_COUNTRY_INFERRED = "country_inferred_from_state"
+FLAG_SEVERAL_LABELS = "several_labels"  # locality read from the largest only
+
+
 @dataclass
 class ParsedLabel:
     """Darwin Core terms read from one label.
@@ -96,10 +119,12 @@ class ParsedLabel:
     :param verbatim: term to the value as printed (eventDate as ISO 8601 when
         the date is unambiguous).
     :param confidence: term to 0-1, OCR confidence times rule certainty.
+    :param flags: ``FLAG_*`` values for what the parser noticed.
     """
 
     verbatim: dict[str, str] = field(default_factory=dict)
     confidence: dict[str, float] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
 
     def put(self, term: str, value: str, confidence: float) -> None:
         """Record a term unless the value is empty."""
@@ -368,12 +393,13 @@ def _join_parts(
 # --------------------------------------------------------------------------
 
 
-def parse_label(ocr: OcrResult) -> ParsedLabel:
+def parse_label(ocr: OcrResult, settings: ParseSettings | None = None) -> ParsedLabel:
     """Read Darwin Core terms from the OCR lines of one label or sheet.
 
     :param ocr: the OCR result (lines with text, confidence and box).
-    :returns: verbatim values and a confidence per term found; terms not
-        found are absent.
+    :param settings: collection-dependent choices; defaults when None.
+    :returns: verbatim values and a confidence per term found (terms not
+        found are absent), and flags for what a curator may want to check.
 
     >>> from herbarium_dwc.record import OcrLine
     >>> line = OcrLine(text="Richard C. Harris 53566", confidence=0.98,
@@ -381,7 +407,8 @@ def parse_label(ocr: OcrResult) -> ParsedLabel:
     >>> parse_label(OcrResult(engine="x", text="", lines=[line])).verbatim
     {'recordedBy': 'Richard C. Harris', 'recordNumber': '53566'}
     """
-    rows = group_rows(ocr)
+    settings = settings or ParseSettings()
+    rows = group_rows(ocr, settings.min_confidence)
     label = Label(rows, segments(rows), main_block=main_block(rows))
     label.vertical = [line for line in ocr.lines if is_vertical(line)]
     parsed = ParsedLabel()
@@ -402,6 +429,8 @@ def parse_label(ocr: OcrResult) -> ParsedLabel:
     if name:
         label.used_rows.update(name.rows)
     put("scientificName", name)
+    if name and " " not in name.value:
+        parsed.flags.append(FLAG_GENUS_ONLY)
     people = read_people(label)
     put("recordedBy", people.recorded_by)
     put("recordNumber", people.record_number)
@@ -414,12 +443,23 @@ def parse_label(ocr: OcrResult) -> ParsedLabel:
     _put_coordinates(label, parsed)
     elevation = read_elevation(label)
     put("verbatimElevation", elevation)
-    _put_places(label, parsed)
+    _put_places(label, parsed, settings.region_countries)
     locality, habitat = _locality_and_habitat(label, name.rows[0] if name else None)
     put("locality", locality)
     put("habitat", habitat)
+    if _several_labels(label):
+        parsed.flags.append(FLAG_SEVERAL_LABELS)
     logger.debug("parsed %d terms from %d rows", len(parsed.verbatim), len(rows))
     return parsed
+
+
+def _several_labels(label: Label) -> bool:
+    """Two or more blocks of text, the smaller at least a third of the larger."""
+    sizes: dict[int, int] = {}
+    for row in label.content_rows():
+        sizes[row.block] = sizes.get(row.block, 0) + len(row.text)
+    large = [size for size in sizes.values() if size >= max(sizes.values()) / 3]
+    return len(large) > 1
 
 
 def _put_date(label: Label, parsed: ParsedLabel) -> None:
@@ -430,6 +470,8 @@ def _put_date(label: Label, parsed: ParsedLabel) -> None:
     confidence = label.confidence(finding)
     parsed.put("verbatimEventDate", finding.value, confidence)
     parsed.put("eventDate", date.iso(), confidence)
+    if not date.iso():
+        parsed.flags.append(FLAG_AMBIGUOUS_DATE)
     label.taken_text.append(finding.value)
 
 
@@ -445,13 +487,14 @@ def _put_coordinates(label: Label, parsed: ParsedLabel) -> None:
         parsed.put("decimalLongitude", f"{found.longitude:.5f}", confidence)
 
 
-def _put_places(label: Label, parsed: ParsedLabel) -> None:
-    country, region, inferred = choose_places(*place_matches(label))
+def _put_places(label: Label, parsed: ParsedLabel, preferred: tuple[str, ...]) -> None:
+    country, region, inferred = choose_places(*place_matches(label), preferred)
     if country:
         certainty = 0.9 if country.score >= 1.5 else 0.75
         parsed.put("country", country.name, certainty * country.row.confidence)
     elif region and inferred:
         parsed.put("country", country_name(region.code), 0.6 * region.row.confidence)
+        parsed.flags.append(FLAG_COUNTRY_INFERRED)
     if region:
         printed = region.row.text[region.start : region.end]
         value = printed if fold(printed) == fold(region.name) else region.name

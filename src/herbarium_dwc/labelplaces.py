@@ -302,7 +302,9 @@ OUTLYING = "Outlying area"
 
 
 def choose_places(
-    countries: list[PlaceMatch], regions: list[PlaceMatch]
+    countries: list[PlaceMatch],
+    regions: list[PlaceMatch],
+    preferred: tuple[str, ...] = PREFERRED_SUBDIVISION_COUNTRIES,
 ) -> tuple[PlaceMatch | None, PlaceMatch | None, bool]:
     """Pick the country and the state; True when the country is inferred.
 
@@ -310,6 +312,14 @@ def choose_places(
     alone (its country inferred) scores a little less than when both are
     printed. "Georgia" beside "U.S.A." is a state, not a country: a country
     name that is also a state of another country on the label is dropped.
+
+    :param countries: country matches from :func:`place_matches`.
+    :param regions: subdivision matches from :func:`place_matches`.
+    :param preferred: whose states a state name alone means, in order, when
+        several countries have a state of that name.
+    :returns: (country or None, state or None, country inferred from state).
+
+    >>> country, state, inferred = choose_places(*place_matches(label))
     """
     codes = {country.code for country in countries}
     countries = [
@@ -331,7 +341,7 @@ def choose_places(
         own = [r for r in regions if r.code == named.code and not r.same_place(named)]
         best = max(own, key=lambda r: r.score, default=None)
         options.append((named.score + (best.score if best else 0.0), named, best))
-    for alone in _regions_without_country(regions):
+    for alone in _regions_without_country(regions, preferred):
         options.append((0.9 * alone.score, None, alone))
     if not options:
         return None, None, False
@@ -339,11 +349,13 @@ def choose_places(
     return country, region, country is None
 
 
-def _regions_without_country(regions: list[PlaceMatch]) -> list[PlaceMatch]:
+def _regions_without_country(
+    regions: list[PlaceMatch], preferred: tuple[str, ...]
+) -> list[PlaceMatch]:
     """States that may stand alone; ambiguous names keep the preferred country."""
-    for preferred in PREFERRED_SUBDIVISION_COUNTRIES:
-        if any(r.code == preferred for r in regions):
-            return [r for r in regions if r.code == preferred]
+    for code in preferred:
+        if any(r.code == code for r in regions):
+            return [r for r in regions if r.code == code]
     return regions
 
 
