@@ -200,6 +200,7 @@ def test_load_truth_missing_path_is_a_config_error(tmp_path: Path) -> None:
         ("verbatimElevation", "550 m", "550 ft", False),
         ("county", "Clinton County", "Clinton", True),
         ("county", "Keewatin", "District of Keewatin", True),
+        ("stateProvince", "PINAR DEL RIO", "PROVINCE OF PINAR DEL RIO", True),
         ("stateProvince", "NEW YORK", "New York", True),
         (
             "locality",

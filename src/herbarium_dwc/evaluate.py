@@ -39,7 +39,8 @@ accents, case and punctuation are dropped and whitespace is collapsed, so
   ``meters``/``metres``/``m`` to ``m``); the result must be equal.
 - ``stateProvince``, ``county``: folded, and a trailing ``county``, ``co``,
   ``parish``, ``province``, ``dist`` or ``district`` word, or a leading
-  ``district of``/``de``, is ignored.
+  ``district``, ``province``, ``state``, ``department`` or ``county`` (and
+  their Spanish forms) followed by ``of``/``de``, is ignored.
 - ``locality``, ``habitat``: token overlap. Tokens are the folded words of
   two or more characters. With ``c`` the number of shared tokens (as
   multisets), precision ``c/len(predicted)`` and recall ``c/len(truth)``, the
@@ -308,13 +309,15 @@ def _elevation_key(value: str) -> list[str]:
 
 
 _ADMIN_WORDS = {"county", "co", "parish", "province", "dist", "district"}
+_ADMIN_LEADING = {"district", "province", "provincia", "state", "estado"}
+_ADMIN_LEADING |= {"department", "departamento", "county"}
 
 
 def _admin_key(value: str) -> list[str]:
     tokens = fold(value).split()
     while tokens and tokens[-1] in _ADMIN_WORDS:
         tokens.pop()
-    if tokens[:1] == ["district"] and tokens[1:2] in (["of"], ["de"]):
+    if tokens[:1] and tokens[0] in _ADMIN_LEADING and tokens[1:2] in (["of"], ["de"]):
         tokens = tokens[2:]
     return tokens
 

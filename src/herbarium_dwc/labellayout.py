@@ -69,7 +69,7 @@ _INSTITUTION = re.compile(
     r"herbarium|botanical\s*garden|botanic|university|universidad|universit[eé]"
     r"|museum|museo|institut|service|department|college|society|foundation"
     r"|[eé]cole|centre\b|center\b|herbier|laborator"
-    r"|copyright|\bimaged\b|distributed|exsiccat|reidentification|voucher",
+    r"|copyright|^\W*\w{0,3}\W*imaged\W*$|distributed|exsiccat|reidentification|voucher",
     re.IGNORECASE,
 )
 _COLLECTION_HEADER = re.compile(
@@ -213,6 +213,8 @@ def clean_text(text: str) -> str:
     """
     text = text.replace("_", " ").replace("，", ",").replace("：", ":")
     text = text.replace("。", ".").replace("；", ";").replace("·", " ")
+    # A digitisation stamp ("NY IMAGED") printed over a label line.
+    text = re.sub(r"^\W*\w{0,3}\W*IMAGED\b\W*", "", text)
     text = text.replace("′", "'").replace("’", "'").replace("‘", "'")
     text = text.replace("″", '"').replace("”", '"').replace("“", '"')
     return " ".join(text.split())

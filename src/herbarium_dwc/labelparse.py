@@ -157,6 +157,7 @@ def _catalog_number(label: Label) -> Finding | None:
     ]
     candidates += [(None, line) for line in label.vertical]
     best: Finding | None = None
+    best_text = ""
     for row, line in candidates:
         value, real_digits = _code_value(line.text)
         if not value:
@@ -169,6 +170,11 @@ def _catalog_number(label: Label) -> Finding | None:
             certainty -= 0.1
         if best is None or certainty > best.certainty:
             best = Finding(value, certainty, (row.index,) if row else ())
+            best_text = line.text
+    if best_text:
+        # The barcode line may share a row with the collector; it feeds no
+        # other term.
+        label.taken_text.append(best_text)
     return best
 
 
@@ -422,8 +428,6 @@ def parse_label(ocr: OcrResult, settings: ParseSettings | None = None) -> Parsed
             )
 
     catalog = _catalog_number(label)
-    if catalog:
-        label.used_rows.update(catalog.rows)
     put("catalogNumber", catalog)
     name = _scientific_name(label)
     if name:

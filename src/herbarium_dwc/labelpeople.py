@@ -143,7 +143,7 @@ _BY_COLLECTOR = re.compile(
 
 # "E. G. BRITTON, DELIA W. MARBLE, COLLECTORS": the label after the names.
 _TRAILING_COLLECTOR = re.compile(
-    r"^(?P<names>[A-Z].+?)[\s,]+(?:COLLECTORS?|Collectors?|Coll\.)(?=[\s,.]|$)"
+    r"^(?P<names>[A-Z].+?)[\s,]+(?:COLL\w{0,3}TORS?|Coll\w{0,3}tors?|Coll\.)(?=[\s,.]|$)"
 )
 
 
@@ -218,7 +218,8 @@ def _collector_from_rows(label: Label) -> tuple[Finding, Finding | None] | None:
             continue
         if any(code for code in row_countries(row)):
             continue
-        names, number = split_people_number(row.text)
+        text = " ".join(x.text for x in row.lines if x.text not in label.taken_text)
+        names, number = split_people_number(text)
         if names and looks_like_people(names, need_initial=not number):
             candidates.append((row, names, number))
     numbered = [c for c in candidates if c[2]]
