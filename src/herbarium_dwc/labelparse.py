@@ -20,12 +20,25 @@ Each term gets a confidence: the OCR confidence of the rows it came from
 times how sure the rule that found it is (a printed label is surer than a
 free-text pattern).
 
-Known limits: handwritten text is mostly unreadable to the OCR and so to the
-parser; words the OCR runs together (``ForestieraeggersianaKrug``, common on
-small print in whole-sheet images) defeat the name and people patterns; on a
-sheet with several labels the terms may be read from different labels; a
-state or province is recognised only when its name is a first-level
-subdivision in pycountry, and municipality is not read at all.
+Known limits (measured on the aocr reference set, see
+benchmarks/evaluate_offline.py):
+
+- Handwriting: RapidOCR's models read print; handwritten names come out
+  garbled, so on handwritten labels scientificName is wrong or missing (26
+  of the 30 WIS lichen packets). The OCR confidence, and so the term's
+  confidence, is low there. A handwriting-capable OCR or the API engine
+  would remove this.
+- Words run together: on whole sheets the small label print is often read
+  without spaces (``ForestieraeggersianaKrug``), which defeats the name and
+  people patterns. A larger ``max_edge`` helps at some OCR cost.
+- Several labels on a sheet: terms may come from an annotation label rather
+  than the collection label; the locality is read from the largest block of
+  text only, and the record gets :data:`FLAG_SEVERAL_LABELS`.
+- A state or province is recognised only when its name is a first-level
+  subdivision in pycountry; municipality is not read at all (the term stays
+  empty), as labels rarely mark it apart from the locality.
+- Catalogue numbers printed sideways are read reliably only after
+  :func:`herbarium_dwc.verticalocr.reread_vertical_lines`.
 """
 
 from __future__ import annotations
