@@ -61,8 +61,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         sys.stdout.write(
             f"{term:24} {row['n_truth']:>5} {row['n_correct']:>8} {accuracy:>9}\n"
         )
-    if report.get("core_field_mean") is not None:
-        sys.stdout.write(f"core-field mean: {report['core_field_mean']:.1%}\n")
+    if report.get("core_mean") is not None:
+        sys.stdout.write(f"core-field mean: {report['core_mean']:.1%}\n")
     sys.stdout.write(f"written to {out}\n")
     return 0
 

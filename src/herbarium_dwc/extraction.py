@@ -20,7 +20,7 @@ from herbarium_dwc.dwc.normalise import NormaliseSettings, normalise_record
 from herbarium_dwc.engines import Engine, EngineResult
 from herbarium_dwc.errors import SpecimenError
 from herbarium_dwc.images import PreparedImage, PrepareSettings, prepare_image
-from herbarium_dwc.ocr import run_ocr
+from herbarium_dwc.ocr import read_barcodes, run_ocr
 from herbarium_dwc.record import (
     EngineInfo,
     Failure,
@@ -33,6 +33,7 @@ from herbarium_dwc.record import (
     write_json_atomic,
     write_record,
 )
+from herbarium_dwc.verticalocr import reread_vertical_lines
 
 logger = logging.getLogger(__name__)
 
@@ -111,9 +112,15 @@ def _read_json(path: str | Path) -> dict[str, Any]:
 
 
 def ocr_specimen(
-    manifest_path: str | Path, settings: PrepareSettings, out: str | Path
+    manifest_path: str | Path,
+    settings: PrepareSettings,
+    out: str | Path,
+    reread_vertical: bool = True,
 ) -> dict[str, Any]:
     """Run OCR on a prepared image and write the text (or the failure).
+
+    Sideways lines are read a second time upright when ``reread_vertical``
+    is set, and barcodes are decoded beside the text.
 
     :returns: what was written to ``out``.
     """
@@ -124,7 +131,11 @@ def ocr_specimen(
     else:
         try:
             image = load_prepared(manifest, settings)
-            result = {"status": "ok", **run_ocr(image.data).model_dump(mode="json")}
+            ocr = run_ocr(image.data)
+            if reread_vertical:
+                ocr = reread_vertical_lines(image.data, ocr)
+            ocr.barcodes = read_barcodes(image.data)
+            result = {"status": "ok", **ocr.model_dump(mode="json")}
         except SpecimenError as exc:
             logger.warning("%s: %s", manifest["specimen_id"], exc.message)
             result = {
@@ -264,6 +275,7 @@ def _run_engine(
         )
     latency = round(time.perf_counter() - clock, 3)
     dwc, flags = normalise_record(result.verbatim, normalise)
+    flags = [*result.flags, *flags]
     flags += [f"{key}:unknown_term" for key in result.unknown_keys]
     info = engine.info
     if result.model and result.model != info.model:

@@ -66,6 +66,7 @@ class OcrResult(BaseModel):
     engine: str
     text: str
     lines: list[OcrLine] = Field(default_factory=list)
+    barcodes: list[str] = Field(default_factory=list)
     seconds: float | None = None
 
 

@@ -25,6 +25,7 @@ class EngineResult:
     :param confidence: term to a 0-1 confidence, where the engine gives one.
     :param model: the model that answered (may be a fallback model).
     :param unknown_keys: keys the engine returned that are not DwC terms.
+    :param flags: ``term:reason`` notes the engine made about its reading.
     """
 
     verbatim: dict[str, str]
@@ -33,6 +34,7 @@ class EngineResult:
     attempts: int = 1
     model: str | None = None
     unknown_keys: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
 
 
 class Engine(Protocol):
@@ -56,8 +58,19 @@ def build_engine(config: dict[str, Any]) -> Engine:
     name = config.get("engine", "offline")
     if name == "offline":
         from herbarium_dwc.engines.offline import OfflineEngine
+        from herbarium_dwc.labelparse import ParseSettings
 
-        return OfflineEngine()
+        offline = config.get("offline", {})
+        return OfflineEngine(
+            ParseSettings(
+                region_countries=tuple(
+                    offline.get("region_countries", ParseSettings.region_countries)
+                ),
+                min_confidence=float(
+                    offline.get("min_ocr_confidence", ParseSettings.min_confidence)
+                ),
+            )
+        )
     if name == "noop":
         from herbarium_dwc.engines.offline import NoopEngine
 

@@ -7,7 +7,7 @@ import time
 from herbarium_dwc.engines import EngineResult
 from herbarium_dwc.errors import FailureKind, SpecimenError
 from herbarium_dwc.images import PreparedImage
-from herbarium_dwc.labelparse import parse_label
+from herbarium_dwc.labelparse import ParseSettings, parse_label
 from herbarium_dwc.ocr import OCR_ENGINE
 from herbarium_dwc.record import EngineInfo, OcrResult
 from herbarium_dwc.settings import OFFLINE_PARSER_VERSION
@@ -18,10 +18,11 @@ class OfflineEngine:
 
     needs_ocr = True
 
-    def __init__(self) -> None:
+    def __init__(self, settings: ParseSettings | None = None) -> None:
         self.info = EngineInfo(
             kind="offline", model=OCR_ENGINE, prompt_version=OFFLINE_PARSER_VERSION
         )
+        self.settings = settings or ParseSettings()
 
     def extract(
         self, specimen_id: str, image: PreparedImage, ocr: OcrResult | None
@@ -41,8 +42,39 @@ class OfflineEngine:
                 f"{specimen_id}: OCR found no text on the image; check that the "
                 "label is visible and in focus, or try an API engine",
             )
-        parsed = parse_label(ocr)
-        return EngineResult(verbatim=parsed.verbatim, confidence=parsed.confidence)
+        parsed = parse_label(ocr, self.settings)
+        flags = list(parsed.flags)
+        barcode = choose_barcode(ocr)
+        if barcode:
+            read = parsed.verbatim.get("catalogNumber", "")
+            if read and _digits(read) != _digits(barcode):
+                flags.append("catalogNumber:barcode_differs_from_printed_text")
+            parsed.verbatim["catalogNumber"] = barcode
+            parsed.confidence["catalogNumber"] = 0.99
+        return EngineResult(
+            verbatim=parsed.verbatim, confidence=parsed.confidence, flags=flags
+        )
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def choose_barcode(ocr: OcrResult) -> str | None:
+    """Pick the barcode that holds the catalogue number, if any was decoded.
+
+    A barcode whose digits also appear in the OCR text wins (the printed
+    number under it confirms it); otherwise the first one with five or more
+    digits. Barcodes without digits (URLs in QR codes) are ignored.
+    """
+    candidates = [code.strip() for code in ocr.barcodes if len(_digits(code)) >= 5]
+    if not candidates:
+        return None
+    text = _digits(ocr.text)
+    for code in candidates:
+        if _digits(code) in text:
+            return code
+    return candidates[0]
 
 
 class NoopEngine:
