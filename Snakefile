@@ -31,5 +31,9 @@ rule all:
         get_all_targets(),
 
 
+onstart:
+    note_range()
+
+
 onsuccess:
     print_outputs()

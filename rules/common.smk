@@ -5,6 +5,7 @@ from herbarium_dwc.errors import ConfigError
 from herbarium_dwc.demo import DEMO_LABELS
 from herbarium_dwc.settings import needs_ocr, run_id
 from herbarium_dwc.specimens import ID_PATTERN, Specimen, build_table, select_range
+from herbarium_dwc.status import write_range
 
 RESULTS = config["results"].rstrip("/")
 RUN = run_id(config)
@@ -76,14 +77,32 @@ def get_truth():
     return truth
 
 
+def get_report_inputs(wildcards):
+    """The records, and evaluation.json when ground truth is configured."""
+    inputs = {"records": get_specimen_records()}
+    if get_truth():
+        inputs["evaluation"] = f"{RESULTS}/evaluation.json"
+    return inputs
+
+
+def note_range():
+    """Note the configured range for `herbarium-dwc status` (at start only)."""
+    write_range(RESULTS, RUN, list(PATHS))
+
+
 def get_final_outputs():
-    """The final targets: the table, the quality summary, evaluation.
+    """The final targets: the table, the quality summary, evaluation, report.
 
     The records themselves are targets too: Snakemake does not remake a
     missing input of an up-to-date output, so without them a deleted record
     would not be extracted again.
     """
-    outputs = [f"{RESULTS}/occurrence.csv", f"{RESULTS}/quality.json"]
+    outputs = [
+        f"{RESULTS}/occurrence.csv",
+        f"{RESULTS}/quality.json",
+        f"{RESULTS}/report/index.html",
+        f"{RESULTS}/report/report.json",
+    ]
     if get_truth():
         outputs.append(f"{RESULTS}/evaluation.json")
     return outputs
