@@ -64,7 +64,7 @@ rule write_report:
         "../envs/herbarium-dwc.yaml"
     params:
         run=RUN,
-        results=RESULTS,
+        results=get_results_dir,
         selected=len(PATHS),
     script:
         "../scripts/write_report.py"

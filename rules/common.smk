@@ -1,5 +1,6 @@
 # The specimen table, the selected range and the input functions of all rules.
 import sys
+from pathlib import Path
 
 from herbarium_dwc.errors import ConfigError
 from herbarium_dwc.demo import DEMO_LABELS
@@ -83,6 +84,19 @@ def get_report_inputs(wildcards):
     if get_truth():
         inputs["evaluation"] = f"{RESULTS}/evaluation.json"
     return inputs
+
+
+def get_results_dir(wildcards, output):
+    """The results folder above a job's first output (for the event log).
+
+    Taken from the output path, so a storage prefix that Snakemake puts in
+    front of outputs on executors without a shared file system carries over.
+    """
+    parts = Path(RESULTS).parts
+    for parent in Path(output[0]).parents:
+        if parent.parts[-len(parts) :] == parts:
+            return str(parent)
+    return RESULTS
 
 
 def note_range():
