@@ -6,7 +6,7 @@ from herbarium_dwc.errors import ConfigError
 from herbarium_dwc.demo import DEMO_LABELS
 from herbarium_dwc.settings import needs_ocr, run_id
 from herbarium_dwc.specimens import ID_PATTERN, Specimen, build_table, select_range
-from herbarium_dwc.status import write_range
+from herbarium_dwc.status import prepare_status
 
 RESULTS = config["results"].rstrip("/")
 RUN = run_id(config)
@@ -100,8 +100,8 @@ def get_results_dir(wildcards, output):
 
 
 def note_range():
-    """Note the configured range for `herbarium-dwc status` (at start only)."""
-    write_range(RESULTS, RUN, list(PATHS))
+    """Note the range for `herbarium-dwc status` and bring its summary up to date."""
+    prepare_status(RESULTS, RUN, list(PATHS))
 
 
 def get_final_outputs():

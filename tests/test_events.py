@@ -136,3 +136,15 @@ def test_log_that_is_not_a_folder_warns_and_does_not_raise(
         event = append_event(tmp_path, outcome="ok")
     assert event["outcome"] == "ok"
     assert "could not append to the event log" in caplog.text
+
+
+def test_tail_reads_a_long_log_in_small_chunks_without_losing_lines(
+    tmp_path: Path,
+) -> None:
+    for index in range(300):
+        append_event(tmp_path, specimen=f"s{index}", message="x" * (index % 50))
+    tail = EventTail(tmp_path, chunk_bytes=97)  # splits most lines
+    chunks = list(tail.chunks())
+    assert len(chunks) > 10
+    assert [e["specimen"] for c in chunks for e in c] == [f"s{i}" for i in range(300)]
+    assert tail.skipped == 0

@@ -19,6 +19,7 @@ from herbarium_dwc.status import (
     StatusCollector,
     choose_run,
     duration,
+    prepare_status,
     write_range,
 )
 from herbarium_dwc.status_view import render_status, watch_status
@@ -68,10 +69,12 @@ def test_status_reads_records_without_events_once_and_caches_them(
     snap = StatusCollector(fabricated.results, RUN).collect(now=NOW)
     assert "3 record(s) had no event and were read" in snap.notes
     cache = json.loads(
-        (fabricated.results / CACHE_FOLDER / f"{RUN}.json").read_text(encoding="utf-8")
+        (fabricated.results / CACHE_FOLDER / f"{RUN}.records.json").read_text(
+            encoding="utf-8"
+        )
     )
     assert set(cache) == {"s06", "s07", "s13"}
-    assert cache["s13"][1:3] == ["failed", "refused"]
+    assert cache["s13"][:2] == ["failed", "refused"]
     # A second reader answers from the cache, with the same figures.
     again = StatusCollector(fabricated.results, RUN).collect(now=NOW)
     assert (again.ok, again.failed, again.failures_by_kind) == (
@@ -324,3 +327,76 @@ def test_gate_that_is_locked_for_writing_is_still_read(tmp_path: Path) -> None:
     # A writer holding the gate does not block status: it reads the last
     # committed state.
     assert (state.mode, state.until) == ("cooling", NOW + 30)
+
+
+def test_persisted_summary_is_reused_and_only_new_events_are_read(
+    fabricated: Fabricated,
+) -> None:
+    first = StatusCollector(fabricated.results, RUN, persist=True).collect(now=NOW)
+    state = fabricated.results / CACHE_FOLDER / f"{RUN}.events.json"
+    assert state.is_file()
+    write_record(
+        fabricated.results / "specimens" / RUN / "s15.json",
+        make_record("s15", status="failed", kind="truncated", message="cut off"),
+    )
+    write_events(
+        fabricated.results / "events" / "node-a.jsonl",
+        [
+            {
+                "time": iso(NOW - 2),
+                "event": "record",
+                "run": RUN,
+                "specimen": "s15",
+                "outcome": "failed",
+                "failure_kind": "truncated",
+                "message": "cut off",
+            }
+        ],
+    )
+    resumed = StatusCollector(fabricated.results, RUN, persist=True)
+    # The saved offsets stand: only the one new line is left to read.
+    assert sum(len(chunk) for chunk in resumed._tail.chunks()) == 1
+    resumed = StatusCollector(fabricated.results, RUN, persist=True)
+    again = resumed.collect(now=NOW)
+    fresh = StatusCollector(fabricated.results, RUN).collect(now=NOW)
+    assert again.failed == first.failed + 1 == fresh.failed
+    assert again.failures_by_kind == fresh.failures_by_kind
+    assert again.cost_usd == pytest.approx(fresh.cost_usd)
+    assert again.rate_per_min == pytest.approx(fresh.rate_per_min)
+    assert [f.specimen for f in again.latest_failures] == [
+        f.specimen for f in fresh.latest_failures
+    ]
+
+
+def test_persisted_summary_is_dropped_when_the_log_is_replaced(
+    fabricated: Fabricated,
+) -> None:
+    StatusCollector(fabricated.results, RUN, persist=True).collect(now=NOW)
+    log = fabricated.results / "events" / "node-a.jsonl"
+    kept = log.read_text(encoding="utf-8").splitlines(keepends=True)[:3]
+    log.unlink()
+    log.write_text("".join(kept), encoding="utf-8")  # shorter: a new log
+    snap = StatusCollector(fabricated.results, RUN, persist=True).collect(now=NOW)
+    fresh = StatusCollector(fabricated.results, RUN).collect(now=NOW)
+    assert (
+        snap.cost_usd
+        < StatusCollector(fabricated.results, RUN).collect(now=NOW).cost_usd + 1e-9
+    )
+    assert (snap.rate_per_min, snap.cost_usd, snap.prompt_tokens) == (
+        fresh.rate_per_min,
+        fresh.cost_usd,
+        fresh.prompt_tokens,
+    )
+
+
+def test_prepare_status_notes_the_range_and_saves_the_event_summary(
+    fabricated: Fabricated,
+) -> None:
+    prepare_status(fabricated.results, RUN, fabricated.range_ids[:5])
+    data = json.loads(
+        (fabricated.results / "work" / "range" / f"{RUN}.json").read_text()
+    )
+    assert data["ids"] == fabricated.range_ids[:5]
+    resumed = StatusCollector(fabricated.results, RUN, persist=True)
+    assert list(resumed._tail.chunks()) == []  # nothing left to parse
+    assert resumed.collect(now=NOW).range_size == 5

@@ -171,14 +171,30 @@ def append_event(results_dir: str | Path, **fields: Any) -> dict[str, Any]:
 def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], int, int]:
     """Parse complete JSON lines of ``data``.
 
+    The usual case, every line whole, is parsed in one ``json.loads`` of the
+    lines joined into an array (several times faster than a call per line:
+    status reads hundreds of thousands of lines); only when that fails is
+    each line parsed alone, to skip the bad ones.
+
     :returns: the events, the number of bytes consumed (up to and including
         the last newline, so a torn last line is left for later) and the
         number of lines skipped because they were not JSON objects.
     """
     end = data.rfind(b"\n") + 1
+    body = data[:end].rstrip(b"\n")
+    if not body:
+        return [], end, 0
+    try:
+        # json.dumps escapes newlines inside strings, so every raw newline
+        # separates two events.
+        parsed = json.loads(b"[" + body.replace(b"\n", b",") + b"]")
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, list) and all(isinstance(e, dict) for e in parsed):
+        return parsed, end, 0
     events: list[dict[str, Any]] = []
     bad = 0
-    for raw in data[:end].splitlines():
+    for raw in body.splitlines():
         if not raw.strip():
             continue
         try:
@@ -210,30 +226,50 @@ class EventTail:
 
     results_dir: str | Path
     skipped: int = 0
-    _offsets: dict[str, int] = field(default_factory=dict)
+    chunk_bytes: int = 4 << 20
+    #: Per file name: [inode, bytes consumed]. Saved and given back by
+    #: readers that keep their own summary of what was read.
+    offsets: dict[str, list[int]] = field(default_factory=dict)
+    #: Set when a file was replaced or shortened since it was read: what was
+    #: read from it before no longer describes it.
+    replaced: bool = False
 
-    def read(self) -> list[dict[str, Any]]:
-        """Return the complete events appended since the previous call."""
+    def chunks(self) -> Iterator[list[dict[str, Any]]]:
+        """Yield the events appended since the previous call, a few MB at a
+        time, so a long log is never held in memory whole."""
         folder = events_folder(self.results_dir)
         if not folder.is_dir():
-            return []
-        events: list[dict[str, Any]] = []
+            return
         for path in sorted(folder.glob("*.jsonl")):
-            offset = self._offsets.get(path.name, 0)
             try:
-                with open(path, "rb") as handle:
-                    if os.fstat(handle.fileno()).st_size < offset:
-                        offset = 0  # the file was replaced; start again
-                    handle.seek(offset)
-                    data = handle.read()
+                handle = open(path, "rb")  # noqa: SIM115 - closed below
             except OSError as exc:
                 logger.warning("cannot read event log %s: %s", path, exc)
                 continue
-            new, used, bad = parse_lines(data)
-            self._offsets[path.name] = offset + used
-            self.skipped += bad
-            events.extend(new)
-        return events
+            with handle:
+                stat = os.fstat(handle.fileno())
+                inode, offset = self.offsets.get(path.name, [stat.st_ino, 0])
+                if inode != stat.st_ino or stat.st_size < offset:
+                    self.replaced = True
+                    inode, offset = stat.st_ino, 0
+                self.offsets[path.name] = [inode, offset]
+                handle.seek(offset)
+                rest = b""
+                while True:
+                    data = handle.read(self.chunk_bytes)
+                    if not data:
+                        break
+                    new, used, bad = parse_lines(rest + data)
+                    rest = (rest + data)[used:]
+                    offset += used
+                    self.offsets[path.name] = [inode, offset]
+                    self.skipped += bad
+                    if new:
+                        yield new
+
+    def read(self) -> list[dict[str, Any]]:
+        """Return the complete events appended since the previous call."""
+        return [event for chunk in self.chunks() for event in chunk]
 
 
 def read_events(results_dir: str | Path) -> list[dict[str, Any]]:

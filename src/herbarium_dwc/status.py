@@ -23,14 +23,13 @@ import os
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from herbarium_dwc.errors import HerbariumError
 from herbarium_dwc.events import EventTail
 from herbarium_dwc.gate_state import GATE_FILE, GateState, read_gate_state
-from herbarium_dwc.record import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +61,8 @@ def write_range(results: str | Path, run: str, ids: list[str]) -> Path:
     >>> write_range("results", "offline-rapidocr-parser-v1", ["NY1", "NY2"])
     """
     path = range_path(results, run)
-    write_json_atomic(
-        path,
-        {"run": run, "written_at": time.time(), "count": len(ids), "ids": ids},
+    _write_json(
+        path, {"run": run, "written_at": time.time(), "count": len(ids), "ids": ids}
     )
     return path
 
@@ -181,40 +179,134 @@ class StatusSnapshot:
         return self.ok + self.failed
 
 
-@dataclass
-class _Outcome:
-    time: float
-    status: str
-    kind: str | None
+def _iso(stamp: float) -> str:
+    # The event log's own time format, so times compare as text.
+    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds")
+
+
+Usage = tuple[float, float, float]
+# A record read from disk: time, status, failure kind, message, usage.
+_DiskRecord = tuple[str, str, str | None, str, Usage]
+_STATE_VERSION = 2
 
 
 class StatusCollector:
     """Builds :class:`StatusSnapshot` objects for one run, reading only what is
-    new since the previous call (for ``--watch``).
+    new since the previous call.
+
+    What the event log said so far is kept in memory (for ``--watch``) and,
+    with ``persist``, saved to ``<results>/work/status/<run>.events.json``
+    with the byte offsets read up to, so the next ``status`` command parses
+    only the events added since. A log file that was replaced or shortened
+    makes the collector start over.
+
+    Event times are compared as text (ISO 8601 in UTC, as
+    :func:`~herbarium_dwc.events.append_event` writes them), so the hundreds
+    of thousands of events of a big run are not each parsed into a date.
+    Calls must not go back in time (``now`` only grows): events older than
+    the rate window are dropped as they leave it.
 
     :param results: the results folder.
     :param run: the run name (see :func:`choose_run`).
+    :param persist: load and save the summary of the event log read so far.
+    :param save_every_s: with ``persist``, save at most this often (``--watch``
+        refreshes every few seconds; the summary of a big run is megabytes).
 
     >>> snapshot = StatusCollector("results", "offline-rapidocr-parser-v1").collect()
     """
 
-    def __init__(self, results: str | Path, run: str) -> None:
+    def __init__(
+        self,
+        results: str | Path,
+        run: str,
+        persist: bool = False,
+        save_every_s: float = 0.0,
+    ) -> None:
         self.results = Path(results)
         self.run = run
-        self._tail = EventTail(self.results)
-        self._outcomes: dict[str, _Outcome] = {}
-        self._failures: deque[Failure] = deque(maxlen=_FAILURE_MEMORY)
-        self._record_times: deque[float] = deque()
-        self._request_errors: deque[tuple[float, str]] = deque()
-        self._request_usage: dict[str, list[float]] = {}
-        self._record_usage: dict[str, list[float]] = {}
-        self._engines: Counter[str] = Counter()
-        self._first: float | None = None
-        self._last: float | None = None
+        self.persist = persist
+        self.save_every_s = save_every_s
+        self._saved_at: float | None = None
+        self._state_path = self.results / CACHE_FOLDER / f"{run}.events.json"
+        self._cache_path = self.results / CACHE_FOLDER / f"{run}.records.json"
+        self._cache: dict[str, list[Any]] | None = None
         self._range_stamp: float | None = None
         self._range: set[str] | None = None
-        self._cache_path = self.results / CACHE_FOLDER / f"{run}.json"
-        self._cache: dict[str, list[Any]] | None = None
+        self._reset()
+        if persist:
+            self._load_state()
+
+    def _reset(self) -> None:
+        self._tail = EventTail(self.results)
+        # specimen -> time of its latest record event; and, for those whose
+        # latest record failed, the failure kind
+        self._times: dict[str, str] = {}
+        self._failed: dict[str, str] = {}
+        # (time, specimen, kind, message) of recent failed record events
+        self._failures: deque[tuple[str, str, str, str]] = deque(maxlen=_FAILURE_MEMORY)
+        self._recent: list[str] = []
+        self._request_errors: list[tuple[str, str]] = []
+        self._engines: Counter[tuple[Any, Any]] = Counter()
+        self._first: str | None = None
+        self._last: str | None = None
+        # Tokens and cost: request events where a specimen has them, else
+        # its record's usage (see herbarium_dwc.events).
+        self._requested: set[str] = set()
+        self._request_total = [0.0, 0.0, 0.0]
+        self._record_usage: dict[str, Usage] = {}
+        self._record_total = [0.0, 0.0, 0.0]
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "version": _STATE_VERSION,
+            "run": self.run,
+            "offsets": self._tail.offsets,
+            "skipped": self._tail.skipped,
+            "times": self._times,
+            "failed": self._failed,
+            "failures": list(self._failures),
+            "recent": self._recent,
+            "request_errors": self._request_errors,
+            "engines": [[e, m, n] for (e, m), n in self._engines.items()],
+            "first": self._first,
+            "last": self._last,
+            "requested": list(self._requested),
+            "request_total": self._request_total,
+            "record_usage": self._record_usage,
+            "record_total": self._record_total,
+        }
+
+    def _load_state(self) -> None:
+        try:
+            state = json.loads(self._state_path.read_bytes())
+            if state.get("version") != _STATE_VERSION or state.get("run") != self.run:
+                return
+            for name, (inode, offset) in state["offsets"].items():
+                stat = (self.results / "events" / name).stat()
+                if stat.st_ino != inode or stat.st_size < offset:
+                    return  # the log was replaced: read it all again
+            self._tail.offsets = {k: list(v) for k, v in state["offsets"].items()}
+            self._tail.skipped = int(state["skipped"])
+            self._times = dict(state["times"])
+            self._failed = dict(state["failed"])
+            self._failures.extend(tuple(f) for f in state["failures"])
+            self._recent = list(state["recent"])
+            self._request_errors = [(t, label) for t, label in state["request_errors"]]
+            self._engines = Counter({(e, m): n for e, m, n in state["engines"]})
+            self._first, self._last = state["first"], state["last"]
+            self._requested = set(state["requested"])
+            self._request_total = list(state["request_total"])
+            self._record_usage = {k: tuple(v) for k, v in state["record_usage"].items()}
+            self._record_total = list(state["record_total"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.info("starting over: no usable %s (%s)", self._state_path, exc)
+            self._reset()
+
+    def _save_state(self) -> None:
+        try:
+            _write_json(self._state_path, self._state())
+        except OSError as exc:
+            logger.info("cannot save %s: %s", self._state_path, exc)
 
     def _load_range(self) -> None:
         path = range_path(self.results, self.run)
@@ -226,159 +318,200 @@ class StatusCollector:
         if stamp == self._range_stamp:
             return
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            self._range = {str(i) for i in data["ids"]}
+            data = json.loads(path.read_bytes())
+            self._range = set(map(str, data["ids"]))
             self._range_stamp = stamp
         except (OSError, ValueError, KeyError, TypeError) as exc:
             logger.warning("%s is unreadable (%s); pending is unknown", path, exc)
             self._range = None
 
+    def _record_usage_of(self, specimen: str, usage: Usage | None) -> None:
+        if specimen in self._requested:
+            return
+        old = self._record_usage.pop(specimen, None)
+        if old is not None:
+            for index in range(3):
+                self._record_total[index] -= old[index]
+        if usage is not None:
+            self._record_usage[specimen] = usage
+            for index in range(3):
+                self._record_total[index] += usage[index]
+
     def _ingest(self, events: list[dict[str, Any]]) -> None:
+        # The hot loop of status: hundreds of thousands of events on a big
+        # run, so it binds what it uses to locals and builds nothing it
+        # does not need.
+        run = self.run
+        times = self._times
+        failed_kinds = self._failed
+        recent = self._recent
+        failures = self._failures
+        engines = self._engines
+        requested = self._requested
+        request_total = self._request_total
+        first, last = self._first, self._last
         for event in events:
-            run = event.get("run")
-            if run is not None and run != self.run:
+            get = event.get
+            event_run = get("run")
+            if event_run is not None and event_run != run:
                 continue
-            when = _parse_time(event.get("time"))
-            if when is None:
+            when = get("time")
+            if when.__class__ is not str:
                 continue
-            specimen = str(event.get("specimen", ""))
-            usage = [
-                float(event.get("prompt_tokens") or 0),
-                float(event.get("completion_tokens") or 0),
-                float(event.get("cost_usd") or 0.0),
-            ]
-            if event.get("event") == "record":
-                self._ingest_record(event, when, specimen, usage)
-            else:
-                totals = self._request_usage.setdefault(specimen, [0.0, 0.0, 0.0])
-                for index, value in enumerate(usage):
-                    totals[index] += value
-                if event.get("outcome") not in ("ok", None):
-                    label = str(event.get("failure_kind") or event.get("outcome"))
-                    if event.get("http_status"):
-                        label += f" (HTTP {event['http_status']})"
+            specimen = get("specimen", "")
+            if get("event") != "record":
+                if specimen not in requested:
+                    self._first_request(specimen)
+                request_total[0] += get("prompt_tokens") or 0
+                request_total[1] += get("completion_tokens") or 0
+                request_total[2] += get("cost_usd") or 0.0
+                outcome = get("outcome")
+                if outcome != "ok" and outcome is not None:
+                    label = str(get("failure_kind") or outcome)
+                    if get("http_status"):
+                        label += f" (HTTP {get('http_status')})"
                     self._request_errors.append((when, label))
-
-    def _ingest_record(
-        self, event: dict[str, Any], when: float, specimen: str, usage: list[float]
-    ) -> None:
-        self._first = when if self._first is None else min(self._first, when)
-        self._last = when if self._last is None else max(self._last, when)
-        self._record_times.append(when)
-        if event.get("engine"):
-            self._engines[f"{event['engine']} / {event.get('model', '?')}"] += 1
-        status = "failed" if event.get("outcome") == "failed" else "ok"
-        kind = (
-            str(event.get("failure_kind") or "unknown") if status == "failed" else None
-        )
-        previous = self._outcomes.get(specimen)
-        if previous is None or previous.time <= when:
-            self._outcomes[specimen] = _Outcome(when, status, kind)
-        self._record_usage[specimen] = usage
-        if status == "failed":
-            self._failures.append(
-                Failure(
-                    when, specimen, kind or "unknown", str(event.get("message", ""))
-                )
+                continue
+            if first is None or when < first:
+                first = when
+            if last is None or when > last:
+                last = when
+            recent.append(when)
+            engines[(get("engine"), get("model"))] += 1
+            failed = get("outcome") == "failed"
+            kind = str(get("failure_kind") or "unknown") if failed else ""
+            if failed:
+                failures.append((when, specimen, kind, str(get("message", ""))))
+            previous = times.get(specimen)
+            if previous is None or previous <= when:
+                times[specimen] = when
+                if failed:
+                    failed_kinds[specimen] = kind
+                elif previous is not None:
+                    failed_kinds.pop(specimen, None)
+            tokens, answer, cost = (
+                get("prompt_tokens"),
+                get("completion_tokens"),
+                get("cost_usd"),
             )
+            if tokens or answer or cost or specimen in self._record_usage:
+                usage = (float(tokens or 0), float(answer or 0), float(cost or 0))
+                self._record_usage_of(specimen, usage)
+        self._first, self._last = first, last
 
-    def _listing(self) -> dict[str, os.DirEntry[str]]:
+    def _first_request(self, specimen: str) -> None:
+        # From now on this specimen's cost comes from its request events.
+        self._requested.add(specimen)
+        old = self._record_usage.pop(specimen, None)
+        if old is not None:
+            for index in range(3):
+                self._record_total[index] -= old[index]
+
+    def _listing(self) -> set[str]:
         folder = self.results / "specimens" / self.run
-        entries: dict[str, os.DirEntry[str]] = {}
         try:
-            with os.scandir(folder) as scan:
-                for entry in scan:
-                    name = entry.name
-                    if name.endswith(".json") and not name.startswith("."):
-                        entries[name[:-5]] = entry
+            names = os.listdir(folder)
         except FileNotFoundError:
-            pass
-        return entries
+            return set()
+        return {
+            name[:-5]
+            for name in names
+            if name.endswith(".json") and not name.startswith(".")
+        }
 
-    def _unlogged(self, entries: dict[str, os.DirEntry[str]], ids: list[str]) -> None:
-        """Read records that have no event, through the on-disk cache."""
+    def _read_unlogged(self, ids: list[str]) -> dict[str, _DiskRecord]:
+        """Read records that have no event, once: what they say is cached in
+        ``work/status/<run>.records.json``.
+
+        Known shortcoming: a cached record is not checked again (a stat per
+        file would cost seconds on 100,000 records). Only records written
+        without an event (by a version before the event log, or by a job
+        killed between the record and its event) are cached, and every
+        rewrite by the current version comes with an event, which wins; a
+        record rewritten by an older version keeps its cached state until
+        ``work/status/`` is deleted.
+        """
         if self._cache is None:
             try:
-                self._cache = json.loads(self._cache_path.read_text(encoding="utf-8"))
+                self._cache = json.loads(self._cache_path.read_bytes())
             except (OSError, ValueError):
                 self._cache = {}
         cache = self._cache
+        folder = self.results / "specimens" / self.run
         changed = False
+        found: dict[str, _DiskRecord] = {}
         for specimen in ids:
-            try:
-                stamp = entries[specimen].stat().st_mtime_ns
-            except OSError:
-                continue
             cached = cache.get(specimen)
-            if cached is None or cached[0] != stamp or len(cached) != 6:
-                cached = [stamp, *_peek_record(entries[specimen].path)]
+            if cached is None or len(cached) != 5:
+                cached = _peek_record(folder / f"{specimen}.json")
+                if cached is None:
+                    continue  # deleted since the listing
                 cache[specimen] = cached
                 changed = True
-            _, status, kind, message, finished, usage = cached
-            when = finished if finished is not None else stamp / 1e9
-            self._outcomes[specimen] = _Outcome(when, status, kind)
-            self._record_usage[specimen] = list(usage)
-            if status == "failed":
-                self._failures.append(
-                    Failure(when, specimen, kind or "unknown", message)
-                )
+            status, kind, message, when, usage = cached
+            found[specimen] = (when, status, kind, message, tuple(usage))
         if changed:
             try:
-                write_json_atomic(self._cache_path, cache)
+                _write_json(self._cache_path, cache)
             except OSError as exc:
                 logger.info(
                     "cannot cache record states in %s: %s", self._cache_path, exc
                 )
+        return found
 
     def collect(self, now: float | None = None) -> StatusSnapshot:
         """Return the run's state now, reading only what changed since last time."""
         now = time.time() if now is None else now
-        self._ingest(self._tail.read())
+        new = 0
+        for chunk in self._tail.chunks():
+            if self._tail.replaced:
+                break
+            self._ingest(chunk)
+            new += len(chunk)
+        if self._tail.replaced:
+            # A log file was replaced or cut: what was read from it is stale.
+            self._reset()
+            return self.collect(now)
         self._load_range()
-        entries = self._listing()
-        wanted = set(entries) if self._range is None else set(entries) & self._range
-        unlogged = sorted(s for s in wanted if s not in self._outcomes)
-        if unlogged:
-            self._unlogged(entries, unlogged)
+        present = self._listing()
+        wanted = present if self._range is None else present & self._range
+        unlogged = sorted(wanted.difference(self._times))
+        disk = self._read_unlogged(unlogged) if unlogged else {}
         snap = StatusSnapshot(
             results=str(self.results),
             run=self.run,
             taken_at=now,
             range_size=None if self._range is None else len(self._range),
         )
-        kinds: Counter[str] = Counter()
-        for specimen in wanted:
-            outcome = self._outcomes[specimen]
-            if outcome.status == "failed":
-                snap.failed += 1
-                kinds[outcome.kind or "unknown"] += 1
-            else:
-                snap.ok += 1
+        kinds: Counter[str] = Counter(
+            kind for specimen, kind in self._failed.items() if specimen in wanted
+        )
+        kinds.update(row[2] or "unknown" for row in disk.values() if row[1] == "failed")
+        snap.failed = sum(kinds.values())
+        snap.ok = len(wanted) - snap.failed
         snap.failures_by_kind = dict(kinds.most_common())
         if self._range is not None:
             snap.pending = len(self._range) - len(wanted)
-            snap.outside_range = len(entries) - len(wanted)
+            snap.outside_range = len(present) - len(wanted)
         else:
             snap.notes.append(
                 f"range unknown: no {RANGE_FOLDER}/{self.run}.json (the workflow "
                 "writes it when it starts); pending is not shown"
             )
-        latest: dict[str, Failure] = {}
-        for failure in self._failures:
-            if (
-                failure.specimen not in wanted
-                or self._outcomes[failure.specimen].status != "failed"
-            ):
-                continue
-            seen = latest.get(failure.specimen)
-            if seen is None or (failure.time or 0.0) >= (seen.time or 0.0):
-                latest[failure.specimen] = failure
-        snap.latest_failures = sorted(
-            latest.values(), key=lambda f: f.time or 0.0, reverse=True
-        )[:LATEST_FAILURES]
-        snap.engines = [name for name, _ in self._engines.most_common()]
+        snap.latest_failures = self._latest_failures(wanted, disk)
+        snap.engines = [
+            f"{engine} / {model or '?'}"
+            for (engine, model), _ in self._engines.most_common()
+            if engine
+        ]
         self._rates(snap, now)
-        self._usage(snap, wanted)
+        self._usage(snap, disk)
+        # Saved after _rates has dropped events that left the rate window.
+        if self.persist and (new or not self._state_path.exists()):
+            clock = time.monotonic()
+            if self._saved_at is None or clock - self._saved_at >= self.save_every_s:
+                self._save_state()
+                self._saved_at = clock
         if self._tail.skipped:
             snap.notes.append(f"{self._tail.skipped} unreadable event line(s) skipped")
         if unlogged:
@@ -386,70 +519,137 @@ class StatusCollector:
         snap.gate = read_gate_state(self.results / GATE_FILE, now=now)
         return snap
 
+    def _latest_failures(
+        self, wanted: set[str], disk: dict[str, _DiskRecord]
+    ) -> list[Failure]:
+        latest: dict[str, tuple[str, str, str, str]] = {}
+        candidates = list(self._failures) + [
+            (row[0], specimen, row[2] or "unknown", row[3])
+            for specimen, row in disk.items()
+            if row[1] == "failed"
+        ]
+        for failure in candidates:
+            when, specimen = failure[0], failure[1]
+            if specimen not in wanted:
+                continue
+            if specimen not in self._failed and (
+                specimen not in disk or disk[specimen][1] != "failed"
+            ):
+                continue
+            seen = latest.get(specimen)
+            if seen is None or when >= seen[0]:
+                latest[specimen] = failure
+        shown = sorted(latest.values(), reverse=True)[:LATEST_FAILURES]
+        return [Failure(_parse_time(t), s, k, m) for t, s, k, m in shown]
+
     def _rates(self, snap: StatusSnapshot, now: float) -> None:
-        start = now - RATE_WINDOW_S
-        while self._record_times and self._record_times[0] < start - RATE_WINDOW_S:
-            self._record_times.popleft()
-        while self._request_errors and self._request_errors[0][0] < start:
-            self._request_errors.popleft()
+        cutoff = _iso(now - RATE_WINDOW_S)
+        self._recent = [t for t in self._recent if t >= cutoff]
+        self._request_errors = [e for e in self._request_errors if e[0] >= cutoff]
         snap.request_errors = dict(
             Counter(label for _, label in self._request_errors).most_common()
         )
-        snap.started_at = self._first
-        snap.last_record_at = self._last
-        recent = [t for t in self._record_times if t >= start]
-        if recent and self._first is not None:
-            span = max(now - max(start, self._first), 1.0)
-            snap.rate_per_min = len(recent) / span * 60.0
+        snap.started_at = _parse_time(self._first)
+        snap.last_record_at = _parse_time(self._last)
+        if self._recent and snap.started_at is not None:
+            span = max(now - max(now - RATE_WINDOW_S, snap.started_at), 1.0)
+            snap.rate_per_min = len(self._recent) / span * 60.0
             if snap.pending is not None:
                 snap.eta_s = snap.pending / (snap.rate_per_min / 60.0)
 
-    def _usage(self, snap: StatusSnapshot, wanted: set[str]) -> None:
-        totals = [0.0, 0.0, 0.0]
-        counted = 0
-        for usage in self._request_usage.values():
-            for index, value in enumerate(usage):
-                totals[index] += value
-        for specimen, usage in self._record_usage.items():
-            if specimen in wanted:
-                counted += 1
-            if specimen not in self._request_usage:
-                for index, value in enumerate(usage):
-                    totals[index] += value
-        snap.prompt_tokens = int(totals[0])
-        snap.completion_tokens = int(totals[1])
-        snap.cost_usd = totals[2]
+    def _usage(self, snap: StatusSnapshot, disk: dict[str, _DiskRecord]) -> None:
+        totals = [
+            r + c for r, c in zip(self._request_total, self._record_total, strict=True)
+        ]
+        for specimen, row in disk.items():
+            if specimen not in self._requested:
+                for index in range(3):
+                    totals[index] += row[4][index]
+        snap.prompt_tokens = round(totals[0])
+        snap.completion_tokens = round(totals[1])
+        snap.cost_usd = round(totals[2], 9)
+        counted = len(self._times) + len(disk)
         if snap.pending is not None and counted:
+            # Spent so far per specimen with a record, times what is left.
             share = snap.pending / counted
-            snap.projected_tokens = int((totals[0] + totals[1]) * (1 + share))
+            snap.projected_tokens = round((totals[0] + totals[1]) * (1 + share))
             snap.projected_cost_usd = totals[2] * (1 + share)
 
 
-def _peek_record(path: str) -> list[Any]:
+def _write_json(path: Path, data: Any) -> None:
+    # A small atomic writer: record.write_json_atomic would import pydantic,
+    # which alone costs status a few tenths of a second.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _peek_record(path: Path) -> list[Any] | None:
     """Return what status needs of a record file, as a cache entry:
-    [status, failure kind, message, finished (Unix time), usage triple]."""
+    [status, failure kind, message, finish time (ISO), usage triple]; None
+    when the file is gone."""
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
-        failure = data.get("failure") or {}
-        usage = data.get("usage") or {}
-        finished = _parse_time((data.get("timing") or {}).get("finished_at"))
-        counted = not data.get("duplicate_of")  # a copy sent no request
-        return [
-            str(data.get("status", "ok")),
-            failure.get("kind"),
-            failure.get("message", ""),
-            finished,
-            [
-                float(usage.get("prompt_tokens") or 0) if counted else 0.0,
-                float(usage.get("completion_tokens") or 0) if counted else 0.0,
-                float(usage.get("cost_usd") or 0.0) if counted else 0.0,
-            ],
-        ]
-    except (OSError, ValueError, AttributeError, TypeError) as exc:
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
         logger.warning("%s is not a readable record: %s", path, exc)
-        message = f"{path} is not a readable record; delete it and rerun"
-        return ["failed", "unreadable_record", message, None, [0.0, 0.0, 0.0]]
+        return _unreadable(path)
+    if not isinstance(data, dict):
+        return _unreadable(path)
+    failure = data.get("failure") or {}
+    usage = data.get("usage") or {}
+    finished = (data.get("timing") or {}).get("finished_at")
+    when = _parse_time(finished)
+    if when is None:  # no finish time: the file's own time stands in
+        try:
+            when = path.stat().st_mtime
+        except OSError:
+            when = time.time()
+    counted = not data.get("duplicate_of")  # a copy sent no request
+    try:
+        spent = [
+            float(usage.get("prompt_tokens") or 0) if counted else 0.0,
+            float(usage.get("completion_tokens") or 0) if counted else 0.0,
+            float(usage.get("cost_usd") or 0.0) if counted else 0.0,
+        ]
+    except (TypeError, ValueError, AttributeError):
+        spent = [0.0, 0.0, 0.0]
+    return [
+        str(data.get("status", "ok")),
+        failure.get("kind") if isinstance(failure, dict) else "unknown",
+        str(failure.get("message", "")) if isinstance(failure, dict) else "",
+        _iso(when),
+        spent,
+    ]
+
+
+def _unreadable(path: Path) -> list[Any]:
+    message = f"{path} is not a readable record; delete it and rerun"
+    return ["failed", "unreadable_record", message, _iso(time.time()), [0.0] * 3]
+
+
+def prepare_status(results: str | Path, run: str, ids: list[str]) -> None:
+    """Get a run ready for ``herbarium-dwc status`` (the workflow's onstart).
+
+    Notes the configured range, then brings the saved summary of the event
+    log up to date, so that status calls during the run parse only the
+    events written since; on a results folder with a long log this takes the
+    one slow read off the user's first status call. Never raises for
+    status's own files: a run must not stop because progress cannot be
+    shown.
+
+    :param results: the results folder.
+    :param run: the run name.
+    :param ids: the selected specimen ids.
+    """
+    try:
+        write_range(results, run, ids)
+        StatusCollector(results, run, persist=True).collect()
+    except (OSError, ValueError) as exc:
+        logger.warning("cannot prepare %s for herbarium-dwc status: %s", results, exc)
 
 
 def collect_status(results: str | Path, run: str | None = None) -> StatusSnapshot:

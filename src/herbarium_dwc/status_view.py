@@ -175,7 +175,7 @@ def print_status(
 
     :returns: the snapshot printed.
     """
-    snap = StatusCollector(results, run).collect()
+    snap = StatusCollector(results, run, persist=True).collect()
     (console or Console()).print(render_status(snap))
     return snap
 
@@ -191,7 +191,7 @@ def watch_status(
 
     :param rounds: stop after this many refreshes (for tests); None runs on.
     """
-    collector = StatusCollector(results, run)
+    collector = StatusCollector(results, run, persist=True, save_every_s=60.0)
     with Live(
         render_status(collector.collect()),
         console=console,
