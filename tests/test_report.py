@@ -145,6 +145,12 @@ def test_review_list_puts_failures_first_then_low_confidence_and_flags(
     assert ids[:4] == ["s10", "s11", "s12", "s13"]
     assert ids[4:] == ["s03", "s04"]
     assert review["worth_a_look"] == 6
+    assert review["by_reason"] == {
+        "failed": 4,
+        "low_confidence": 1,
+        "flagged": 1,
+        "empty": 0,
+    }
     s03 = review["shown"][4]
     assert s03["reasons"] == ["lowest confidence 0.21 (scientificName)"]
     assert s03["values"]["scientificName"] == "Vaccinium"

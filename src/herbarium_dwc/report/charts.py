@@ -52,28 +52,39 @@ def empty_chart(name: str, label: str, message: str, width: int = 520) -> str:
     return _svg(width, 60, label, body, name)
 
 
+def _text_width(text: str, size: float = 12) -> float:
+    # A generous estimate of sans-serif text width; the page cannot measure
+    # text without a script, and clipped labels are worse than wide margins.
+    return len(text) * size * 0.62
+
+
 def hbar_chart(
     name: str,
     label: str,
     items: Sequence[tuple[str, float, str]],
     maximum: float | None = None,
     colour: str = BLUE,
-    width: int = 520,
+    span: int = 300,
 ) -> str:
     """Draw horizontal bars, one per item, longest scale at ``maximum``.
 
+    The label column and the value column are as wide as their longest text.
+
     :param items: (label, value, text shown at the bar's end) per bar.
     :param maximum: the value of a full-length bar; the largest value if None.
+    :param span: the length of a full bar in pixels.
     :returns: the ``<svg>`` element.
 
     >>> hbar_chart("fill", "Fill rate", [("catalogNumber", 0.9, "90%")], 1.0)[:4]
     '<svg'
     """
     if not items:
-        return empty_chart(name, label, "nothing to show", width)
+        return empty_chart(name, label, "nothing to show")
     top = maximum if maximum else max(value for _, value, _ in items) or 1.0
-    row, left, right = 22, 150, 84
-    span = width - left - right
+    row = 22
+    left = round(max(_text_width(text) for text, _, _ in items)) + 14
+    right = round(max(_text_width(shown) for _, _, shown in items)) + 12
+    width = left + span + right
     body: list[str] = []
     for index, (text, value, shown) in enumerate(items):
         y = index * row + 4

@@ -43,6 +43,7 @@ figure { margin: 0; padding: 12px 14px; overflow-x: auto; }
 figcaption { font-weight: 600; margin-bottom: 8px; }
 figcaption span { font-weight: 400; color: var(--muted); font-size: 13px; }
 svg.chart { max-width: 100%; height: auto; display: block; }
+figure.wide { grid-column: 1 / -1; }
 table { border-collapse: collapse; width: 100%; background: #fff; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #eaeef2;
   vertical-align: top; }
@@ -174,12 +175,19 @@ def _verdict(data: dict[str, Any]) -> str:
             )
     review = data["review"]
     if review["worth_a_look"]:
+        why = review["by_reason"]
+        parts = [
+            f"{why['failed']:,} failed",
+            f"{why['low_confidence']:,} with a value below confidence "
+            f"{review['settings']['low_confidence']:.2f}",
+            f"{why['flagged']:,} flagged by normalisation",
+            f"{why['empty']:,} with no value at all",
+        ]
         lines.append(
             f"<b>{review['worth_a_look']:,}</b> "
             f"{'record is' if review['worth_a_look'] == 1 else 'records are'} "
-            "worth a human look "
-            "(failed, low confidence, flagged or empty); the "
-            f"{len(review['shown'])} most urgent are listed under "
+            f"worth a human look: {'; '.join(parts)} (a record can be in "
+            f"several). The {len(review['shown'])} most urgent are under "
             '<a href="#review">Review list</a>.'
         )
     else:
@@ -216,9 +224,10 @@ def _cards(data: dict[str, Any]) -> str:
     )
 
 
-def _figure(title: str, note: str, svg: str) -> str:
+def _figure(title: str, note: str, svg: str, wide: bool = False) -> str:
     span = f" <span>{_e(note)}</span>" if note else ""
-    return f"<figure><figcaption>{_e(title)}{span}</figcaption>{svg}</figure>"
+    cls = " class='wide'" if wide else ""
+    return f"<figure{cls}><figcaption>{_e(title)}{span}</figcaption>{svg}</figure>"
 
 
 def _charts(data: dict[str, Any]) -> str:
@@ -230,6 +239,7 @@ def _charts(data: dict[str, Any]) -> str:
             "Fill rate per field",
             f"share of the {summary['ok']:,} ok records with a value",
             charts.hbar_chart("fill-rate", "Fill rate per field", fill, 1.0),
+            wide=len(fill) > 20,
         )
     )
     evaluation = data.get("evaluation")

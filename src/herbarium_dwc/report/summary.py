@@ -177,6 +177,7 @@ class ReportBuilder:
     started: float | None = None
     finished: float | None = None
     worth_a_look: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
     _failed_heap: list[tuple[float, int, dict[str, Any]]] = field(default_factory=list)
     _ok_heap: list[tuple[float, int, dict[str, Any]]] = field(default_factory=list)
     _seen: int = 0
@@ -217,6 +218,7 @@ class ReportBuilder:
         score, reasons = review_score(record, self.review)
         if score > 0:
             self.worth_a_look += 1
+            self.reasons.update({_reason_kind(reason) for reason in reasons})
             heap = self._failed_heap if record.status == "failed" else self._ok_heap
             key = (score, -self._seen)
             if len(heap) < self.review.limit:
@@ -321,9 +323,24 @@ class ReportBuilder:
                     "low_confidence": self.review.low_confidence,
                 },
                 "worth_a_look": self.worth_a_look,
+                "by_reason": {
+                    key: self.reasons[key]
+                    for key in ("failed", "low_confidence", "flagged", "empty")
+                },
                 "shown": review,
             },
         }
+
+
+def _reason_kind(reason: str) -> str:
+    """The category of a review reason: failed, low_confidence, flagged, empty."""
+    if reason.startswith("failed"):
+        return "failed"
+    if reason.startswith("lowest confidence"):
+        return "low_confidence"
+    if reason.endswith(("flag", "flags")):
+        return "flagged"
+    return "empty"
 
 
 def _review_item(
