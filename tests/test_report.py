@@ -307,4 +307,8 @@ def test_report_command_writes_the_report_of_the_latest_run(
     out = fabricated_with_images.results.parent / "elsewhere"
     assert main(["report", str(fabricated_with_images.results), "--out", str(out)]) == 0
     assert (out / "index.html").is_file() and (out / "report.json").is_file()
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    # The noted range: x99 lies outside it, six specimens are pending.
+    assert data["summary"]["range_size"] == 20
+    assert (data["summary"]["records"], data["summary"]["pending"]) == (14, 6)
     assert str(out / "index.html") in capsys.readouterr().out

@@ -113,18 +113,26 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from herbarium_dwc.report import write_report
-    from herbarium_dwc.status import choose_run
+    from herbarium_dwc.status import choose_run, range_path
 
     results = Path(args.results)
     run = choose_run(results, args.run)
+    paths = sorted((results / "specimens" / run).glob("*.json"))
+    selected = None
+    if range_path(results, run).is_file():
+        # Like the workflow's rule: the records of the configured range only.
+        ids = set(json.loads(range_path(results, run).read_text("utf-8"))["ids"])
+        paths = [path for path in paths if path.stem in ids]
+        selected = len(ids)
     out = Path(args.out) if args.out else results / "report"
     evaluation = results / "evaluation.json"
     html = write_report(
-        sorted((results / "specimens" / run).glob("*.json")),
+        paths,
         run=run,
         out_dir=out,
         results_dir=results,
         evaluation=evaluation if evaluation.is_file() else None,
+        selected=selected,
     )
     sys.stdout.write(f"written to {html}\n")
     return 0
