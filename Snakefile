@@ -32,8 +32,13 @@ rule all:
 
 
 onstart:
-    note_range()
+    update_status_files()
 
 
 onsuccess:
+    update_status_files()
     print_outputs()
+
+
+onerror:
+    update_status_files()

@@ -99,8 +99,9 @@ def get_results_dir(wildcards, output):
     return RESULTS
 
 
-def note_range():
-    """Note the range for `herbarium-dwc status` and bring its summary up to date."""
+def update_status_files():
+    """Note the range for `herbarium-dwc status` and bring the summary of the
+    event log it keeps up to date (at the start and at the end of a run)."""
     prepare_status(RESULTS, RUN, list(PATHS))
 
 
