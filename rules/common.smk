@@ -6,7 +6,7 @@ from herbarium_dwc.errors import ConfigError
 from herbarium_dwc.demo import DEMO_LABELS
 from herbarium_dwc.settings import needs_ocr, run_id
 from herbarium_dwc.specimens import ID_PATTERN, Specimen, build_table, select_range
-from herbarium_dwc.status import prepare_status
+from herbarium_dwc.status_collector import prepare_status
 
 RESULTS = config["results"].rstrip("/")
 RUN = run_id(config)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from herbarium_dwc.events import read_events
-from herbarium_dwc.status import StatusCollector
+from herbarium_dwc.status_collector import StatusCollector
 
 from .conftest import Workflow
 

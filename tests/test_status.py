@@ -14,14 +14,8 @@ from herbarium_dwc.cli import main
 from herbarium_dwc.errors import HerbariumError
 from herbarium_dwc.gate_state import read_gate_state
 from herbarium_dwc.record import write_record
-from herbarium_dwc.status import (
-    CACHE_FOLDER,
-    StatusCollector,
-    choose_run,
-    duration,
-    prepare_status,
-    write_range,
-)
+from herbarium_dwc.status import CACHE_FOLDER, choose_run, duration, write_range
+from herbarium_dwc.status_collector import StatusCollector, prepare_status
 from herbarium_dwc.status_view import render_status, watch_status
 
 from .fabricate import (

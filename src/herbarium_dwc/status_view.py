@@ -16,12 +16,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from herbarium_dwc.status import (
-    RATE_WINDOW_S,
-    StatusCollector,
-    StatusSnapshot,
-    duration,
-)
+from herbarium_dwc.status import RATE_WINDOW_S, StatusSnapshot, duration
+from herbarium_dwc.status_collector import StatusCollector
 
 
 def _clock(stamp: float | None) -> str:
