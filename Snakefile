@@ -31,5 +31,14 @@ rule all:
         get_all_targets(),
 
 
+onstart:
+    update_status_files()
+
+
 onsuccess:
+    update_status_files()
     print_outputs()
+
+
+onerror:
+    update_status_files()

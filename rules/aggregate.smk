@@ -42,3 +42,30 @@ rule evaluate_results:
         "../envs/herbarium-dwc.yaml"
     script:
         "../scripts/evaluate_results.py"
+
+
+# Draw the quality report people read: one offline HTML page plus its JSON.
+rule write_report:
+    input:
+        unpack(get_report_inputs),
+    output:
+        html=report(
+            f"{RESULTS}/report/index.html",
+            caption="../report/quality_report.rst",
+            category="Quality",
+        ),
+        json=report(
+            f"{RESULTS}/report/report.json",
+            caption="../report/report_json.rst",
+            category="Quality",
+        ),
+    log:
+        "logs/write_report/write_report.log",
+    conda:
+        "../envs/herbarium-dwc.yaml"
+    params:
+        run=RUN,
+        results=get_results_dir,
+        selected=len(PATHS),
+    script:
+        "../scripts/write_report.py"

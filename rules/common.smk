@@ -1,10 +1,12 @@
 # The specimen table, the selected range and the input functions of all rules.
 import sys
+from pathlib import Path
 
 from herbarium_dwc.errors import ConfigError
 from herbarium_dwc.demo import DEMO_LABELS
 from herbarium_dwc.settings import needs_ocr, run_id
 from herbarium_dwc.specimens import ID_PATTERN, Specimen, build_table, select_range
+from herbarium_dwc.status_collector import prepare_status
 
 RESULTS = config["results"].rstrip("/")
 RUN = run_id(config)
@@ -76,8 +78,35 @@ def get_truth():
     return truth
 
 
+def get_report_inputs(wildcards):
+    """The records, and evaluation.json when ground truth is configured."""
+    inputs = {"records": get_specimen_records()}
+    if get_truth():
+        inputs["evaluation"] = f"{RESULTS}/evaluation.json"
+    return inputs
+
+
+def get_results_dir(wildcards, output):
+    """The results folder above a job's first output (for the event log).
+
+    Taken from the output path, so a storage prefix that Snakemake puts in
+    front of outputs on executors without a shared file system carries over.
+    """
+    parts = Path(RESULTS).parts
+    for parent in Path(output[0]).parents:
+        if parent.parts[-len(parts) :] == parts:
+            return str(parent)
+    return RESULTS
+
+
+def update_status_files():
+    """Note the range for `herbarium-dwc status` and bring the summary of the
+    event log it keeps up to date (at the start and at the end of a run)."""
+    prepare_status(RESULTS, RUN, list(PATHS))
+
+
 def get_final_outputs():
-    """The final targets: the table, the quality summary, evaluation.
+    """The final targets: the table, the quality summary, evaluation, report.
 
     The records themselves are targets too: Snakemake does not remake a
     missing input of an up-to-date output, so without them a deleted record
@@ -87,6 +116,8 @@ def get_final_outputs():
         f"{RESULTS}/occurrence.csv",
         f"{RESULTS}/dwca.zip",
         f"{RESULTS}/quality.json",
+        f"{RESULTS}/report/index.html",
+        f"{RESULTS}/report/report.json",
     ]
     if get_truth():
         outputs.append(f"{RESULTS}/evaluation.json")

@@ -11,5 +11,6 @@ rule extract_specimen:
     params:
         run=RUN,
         dedup=f"{RESULTS}/work/dedup/{RUN}",
+        results=get_results_dir,
     script:
         "../scripts/extract_specimen.py"

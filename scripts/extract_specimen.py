@@ -15,4 +15,5 @@ extract_specimen(
     normalise=NormaliseSettings.from_config(snakemake.config),
     out=snakemake.output[0],
     dedup_dir=snakemake.params.dedup,
+    results_dir=snakemake.params.results,
 )

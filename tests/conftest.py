@@ -13,8 +13,18 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
+from .fabricate import Fabricated, fabricate
+
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "config", "profiles", "envs")
+WORKFLOW_FILES = (
+    "Snakefile",
+    "rules",
+    "scripts",
+    "config",
+    "profiles",
+    "envs",
+    "report",
+)
 
 
 def shared_data_dir() -> Path:
@@ -111,3 +121,15 @@ class Workflow:
 def workflow(tmp_path: Path) -> Workflow:
     """A fresh copy of the workflow under tmp_path/wf."""
     return Workflow(tmp_path / "wf")
+
+
+@pytest.fixture
+def fabricated_with_images(tmp_path: Path) -> Fabricated:
+    """A results folder with every state (tests/fabricate.py), whose records
+    point at drawn sheets; s10's image is broken and s13's is missing."""
+    images = {
+        f"s{i:02d}": draw_sheet(tmp_path / "images" / f"s{i:02d}.jpg", f"0041{i:04d}")
+        for i in range(13)
+    }
+    (tmp_path / "images" / "s10.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    return fabricate(tmp_path / "results", images)

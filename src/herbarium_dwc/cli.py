@@ -4,6 +4,8 @@ herbarium-dwc table IMAGES          list the specimen ids an images setting find
 herbarium-dwc evaluate RESULTS TRUTH  compare a run's records with ground truth
 herbarium-dwc retry-failed RESULTS  delete failed records so the next run redoes them
 herbarium-dwc demo FOLDER           draw the demo sheets and their truth.csv
+herbarium-dwc status RESULTS        progress of the latest run (--watch to follow)
+herbarium-dwc report RESULTS        write the quality report of a run
 """
 
 from __future__ import annotations
@@ -97,6 +99,45 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_status(args: argparse.Namespace) -> int:
+    from herbarium_dwc.status import choose_run
+    from herbarium_dwc.status_view import print_status, watch_status
+
+    run = choose_run(args.results, args.run)
+    if args.watch:
+        watch_status(args.results, run, interval=args.interval)
+    else:
+        print_status(args.results, run)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from herbarium_dwc.report import write_report
+    from herbarium_dwc.status import choose_run, range_path
+
+    results = Path(args.results)
+    run = choose_run(results, args.run)
+    paths = sorted((results / "specimens" / run).glob("*.json"))
+    selected = None
+    if range_path(results, run).is_file():
+        # Like the workflow's rule: the records of the configured range only.
+        ids = set(json.loads(range_path(results, run).read_text("utf-8"))["ids"])
+        paths = [path for path in paths if path.stem in ids]
+        selected = len(ids)
+    out = Path(args.out) if args.out else results / "report"
+    evaluation = results / "evaluation.json"
+    html = write_report(
+        paths,
+        run=run,
+        out_dir=out,
+        results_dir=results,
+        evaluation=evaluation if evaluation.is_file() else None,
+        selected=selected,
+    )
+    sys.stdout.write(f"written to {html}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``herbarium-dwc`` command."""
     parser = argparse.ArgumentParser(
@@ -136,6 +177,33 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="draw the demo sheets and truth.csv")
     demo.add_argument("folder", help="where to write images/ and truth.csv")
     demo.set_defaults(func=_cmd_demo)
+
+    status = commands.add_parser(
+        "status",
+        help="show a run's progress, rate, cost, failures and the rate gate",
+        description=(
+            "Show done/failed/pending for the configured range, rate and ETA, "
+            "tokens and cost, failures by kind and the rate gate. Safe to run "
+            "while snakemake runs. Example: herbarium-dwc status results --watch"
+        ),
+    )
+    status.add_argument("results", help="the results folder")
+    status.add_argument("--run", help="run folder name (default: latest started)")
+    status.add_argument("--watch", action="store_true", help="refresh in place")
+    status.add_argument(
+        "--interval", type=float, default=2.0, help="seconds between refreshes"
+    )
+    status.set_defaults(func=_cmd_status)
+
+    report = commands.add_parser(
+        "report",
+        help="write the HTML and JSON quality report of a run",
+        description="Example: herbarium-dwc report results --out /tmp/report",
+    )
+    report.add_argument("results", help="the results folder")
+    report.add_argument("--run", help="run folder name (default: latest started)")
+    report.add_argument("--out", help="folder to write (default: RESULTS/report)")
+    report.set_defaults(func=_cmd_report)
     return parser
 
 

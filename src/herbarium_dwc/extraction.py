@@ -19,6 +19,7 @@ from typing import Any
 from herbarium_dwc.dwc.normalise import NormaliseSettings, normalise_record
 from herbarium_dwc.engines import Engine, EngineResult
 from herbarium_dwc.errors import SpecimenError
+from herbarium_dwc.events import append_event, event_fields
 from herbarium_dwc.images import PreparedImage, PrepareSettings, prepare_image
 from herbarium_dwc.ocr import read_barcodes, run_ocr
 from herbarium_dwc.record import (
@@ -196,6 +197,7 @@ def extract_specimen(
     normalise: NormaliseSettings,
     out: str | Path,
     dedup_dir: str | Path,
+    results_dir: str | Path | None = None,
 ) -> SpecimenRecord:
     """Extract one specimen and write its record atomically.
 
@@ -203,10 +205,58 @@ def extract_specimen(
     is not sent to the engine again: its record copies the first one's values
     and names it in ``duplicate_of``.
 
+    After the record is written, one ``record`` event goes to the event log
+    of ``results_dir`` (see :mod:`herbarium_dwc.events`), whatever the
+    engine; events the engine appends itself are tagged with the run and the
+    specimen.
+
+    :param results_dir: the results folder whose event log to append to;
+        None writes no event.
     :raises TransientError: the engine may succeed later; nothing is written.
     :raises ConfigError: no specimen can succeed with these settings.
     """
     manifest = _read_json(manifest_path)
+    specimen_id = manifest["specimen_id"]
+    with event_fields(run=run, specimen=specimen_id):
+        record = _extract(
+            manifest, ocr_path, engine, run, settings, normalise, out, dedup_dir
+        )
+        if results_dir is not None:
+            _record_event(results_dir, record)
+    return record
+
+
+def _record_event(results_dir: str | Path, record: SpecimenRecord) -> None:
+    failure = record.failure
+    append_event(
+        results_dir,
+        event="record",
+        engine=record.engine.kind,
+        model=record.engine.model,
+        attempt=record.timing.attempts,
+        outcome=record.status,
+        failure_kind=str(failure.kind) if failure else None,
+        message=failure.message if failure else None,
+        latency_s=record.timing.latency_s,
+        # A duplicate (attempt 0) copies its original's usage but sent nothing.
+        prompt_tokens=None if record.duplicate_of else record.usage.prompt_tokens,
+        completion_tokens=(
+            None if record.duplicate_of else record.usage.completion_tokens
+        ),
+        cost_usd=None if record.duplicate_of else record.usage.cost_usd,
+    )
+
+
+def _extract(
+    manifest: dict[str, Any],
+    ocr_path: str | Path | None,
+    engine: Engine,
+    run: str,
+    settings: PrepareSettings,
+    normalise: NormaliseSettings,
+    out: str | Path,
+    dedup_dir: str | Path,
+) -> SpecimenRecord:
     specimen_id = manifest["specimen_id"]
     if manifest["status"] != "ok":
         record = _failed(
