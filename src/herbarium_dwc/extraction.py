@@ -19,7 +19,14 @@ from typing import Any
 from herbarium_dwc.dwc.normalise import NormaliseSettings, normalise_record
 from herbarium_dwc.engines import Engine, EngineResult
 from herbarium_dwc.errors import SpecimenError
-from herbarium_dwc.images import PreparedImage, PrepareSettings, prepare_image
+from herbarium_dwc.images import (
+    PreparedCache,
+    PreparedImage,
+    PrepareSettings,
+    prepare_image,
+    prepare_source,
+    read_source,
+)
 from herbarium_dwc.ocr import run_ocr
 from herbarium_dwc.record import (
     EngineInfo,
@@ -37,10 +44,6 @@ from herbarium_dwc.record import (
 logger = logging.getLogger(__name__)
 
 
-def _cache_path(cache_dir: Path, sha256: str, settings: PrepareSettings) -> Path:
-    return cache_dir / settings.key() / sha256[:2] / f"{sha256}.jpg"
-
-
 def prepare_specimen(
     specimen_id: str,
     source: str,
@@ -50,36 +53,50 @@ def prepare_specimen(
 ) -> dict[str, Any]:
     """Prepare one image and write its manifest (never raises for bad images).
 
-    The prepared JPEG goes to ``cache_dir`` keyed by content hash and
-    settings, so identical files and later stages share it.
+    The file is read and hashed once; when the cache under ``cache_dir``
+    already holds a prepared image for that content and these settings, it is
+    reused without decoding anything. Otherwise the image is prepared and
+    stored there, so identical files, reruns and later stages share it.
 
+    :param specimen_id: the specimen's id, for the manifest and log lines.
+    :param source: the image file.
+    :param settings: the size and byte budget.
+    :param cache_dir: the prepared-image cache folder.
+    :param out: the manifest JSON to write.
+    :raises ConfigError: ``settings.max_bytes`` is too small for any image.
     :returns: the manifest written to ``out``.
+
+    >>> prepare_specimen("NY01", "scans/NY01.jpg", PrepareSettings(),
+    ...                  "results/cache/prepared", "results/work/prepared/NY01.json")
     """
     manifest: dict[str, Any] = {"specimen_id": specimen_id, "source": source}
+    cache = PreparedCache(cache_dir)
     try:
-        prepared = prepare_image(source, settings)
+        read = read_source(source)
+        manifest.update(sha256=read.sha256, original_bytes=read.size_bytes)
+        prepared = cache.get(read.sha256, settings)
+        if prepared is None:
+            prepared = cache.put(prepare_source(read, settings), settings)
+        else:
+            logger.info("%s: prepared image reused from the cache", specimen_id)
     except SpecimenError as exc:
         logger.warning("%s: %s", specimen_id, exc.message)
         manifest.update(
             status="failed", failure={"kind": exc.kind, "message": exc.message}
         )
     else:
-        cached = _cache_path(Path(cache_dir), prepared.sha256, settings)
-        if not cached.exists():
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{time.time_ns()}.tmp")
-            tmp.write_bytes(prepared.data)
-            tmp.replace(cached)
         manifest.update(
             status="ok",
             sha256=prepared.sha256,
             format=prepared.source_format,
             original_size=list(prepared.original_size),
+            original_bytes=prepared.original_bytes,
             sent_size=list(prepared.size),
             bytes_sent=len(prepared.data),
+            quality=prepared.quality,
             media_type=prepared.media_type,
             flags=prepared.flags,
-            prepared=str(cached),
+            prepared=str(cache.image_path(prepared.sha256, settings)),
             settings=settings.key(),
         )
     write_json_atomic(out, manifest)
@@ -88,7 +105,11 @@ def prepare_specimen(
 
 def load_prepared(manifest: dict[str, Any], settings: PrepareSettings) -> PreparedImage:
     """Return the prepared image a manifest names, preparing it again if the
-    cached file was removed."""
+    cached file was removed.
+
+    :raises ImageError: the cached file is gone and the source cannot be
+        prepared any more.
+    """
     cached = Path(manifest["prepared"])
     if cached.exists():
         return PreparedImage(
@@ -99,6 +120,8 @@ def load_prepared(manifest: dict[str, Any], settings: PrepareSettings) -> Prepar
             source_format=manifest.get("format"),
             sha256=manifest["sha256"],
             flags=list(manifest.get("flags", [])),
+            original_bytes=manifest.get("original_bytes"),
+            quality=manifest.get("quality"),
         )
     logger.info("prepared image %s is gone; preparing it again", cached)
     return prepare_image(manifest["source"], settings)
@@ -152,6 +175,7 @@ def _image_info(manifest: dict[str, Any]) -> ImageInfo:
         sha256=manifest.get("sha256"),
         format=manifest.get("format"),
         original_size=manifest.get("original_size"),
+        original_bytes=manifest.get("original_bytes"),
         sent_size=manifest.get("sent_size"),
         bytes_sent=manifest.get("bytes_sent"),
         flags=list(manifest.get("flags", [])),

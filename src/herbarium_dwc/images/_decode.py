@@ -1,0 +1,495 @@
+"""Decoding: an image file to an upright 8-bit picture no larger than needed.
+
+The expensive part of preparing a sheet is decoding it, so the decoder never
+makes more pixels than the engine will see. JPEG files (nearly every camera
+and sheet scanner) are decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself
+(draft mode), which is both faster and far smaller in memory than a full
+decode; other formats are decoded in full and then shrunk in two steps (an
+integer box reduction, then Lanczos). Colour conversion, bit-depth scaling
+and rotation all happen after shrinking, on the few pixels that are left.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+
+from herbarium_dwc.errors import FailureKind, ImageError
+from herbarium_dwc.images._source import SourceFile, describe_unknown, is_heif
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP", "GIF", "BMP", "AVIF")
+"""Pillow formats accepted (those this Pillow build has); HEIF joins them when
+pillow-heif is installed. JPEG includes the MPO files of many phones (a JPEG
+with extra preview frames), which Pillow opens through its JPEG plugin."""
+
+# Formats whose extra frames are further pages a person may need to see. An
+# MPO's extra frames are previews or depth maps and a HEIF's are thumbnails or
+# bursts, so those are not flagged.
+_PAGED_FORMATS = frozenset({"TIFF", "GIF", "WEBP"})
+_DRAFT_FORMATS = frozenset({"JPEG", "MPO"})
+
+# Leading bytes of formats this tool reads: a file that starts like one of
+# them but cannot be identified is damaged, not of another format.
+_IMAGE_SIGNATURES = (
+    b"\xff\xd8\xff",
+    b"\x89PNG",
+    b"II*\x00",
+    b"MM\x00*",
+    b"GIF8",
+    b"BM",
+)
+
+# Pillow transpose operations that undo each EXIF orientation (2 to 8).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_ORIENTATION_TAG = 0x0112
+_WHITE = 255
+
+# Pillow's decompression-bomb limit is a process-wide setting; this lock keeps
+# two threads from setting it to different values while they open files.
+_OPEN_LOCK = threading.Lock()
+_heif_registered = False
+
+
+@dataclass
+class DecodedImage:
+    """An upright L or RGB image whose long edge is at most the budget.
+
+    :param image: the pixels, mode ``L`` (greyscale sources) or ``RGB``.
+    :param source_format: Pillow's name for the file format, e.g. ``JPEG``.
+    :param original_size: the source's size in pixels, upright (width and
+        height swapped when EXIF orientation turns the picture on its side).
+    :param flags: what the decoder noticed that a reader of the record should
+        know (see the package docstring for the vocabulary).
+    """
+
+    image: Image.Image
+    source_format: str
+    original_size: tuple[int, int]
+    flags: list[str] = field(default_factory=list)
+
+
+def heif_plugin_available() -> bool:
+    """Register pillow-heif's HEIC/HEIF opener if the package is installed.
+
+    :returns: False when pillow-heif cannot be imported.
+    """
+    global _heif_registered
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    if not _heif_registered:
+        pillow_heif.register_heif_opener()
+        _heif_registered = True
+    return True
+
+
+def readable_formats() -> list[str]:
+    """The Pillow format names this tool opens, in the order Pillow tries them.
+
+    >>> readable_formats()[:3]
+    ['JPEG', 'PNG', 'TIFF']
+    """
+    Image.init()
+    heif = ["HEIF"] if heif_plugin_available() else []
+    return [name for name in (*ALLOWED_FORMATS, *heif) if name in Image.OPEN]
+
+
+def target_size(size: tuple[int, int], max_edge: int) -> tuple[int, int]:
+    """Return ``size`` scaled so that its long edge is at most ``max_edge``.
+
+    >>> target_size((3744, 5616), 2048)
+    (1365, 2048)
+    """
+    width, height = size
+    longest = max(width, height)
+    if longest <= max_edge:
+        return size
+    scale = max_edge / longest
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+@contextmanager
+def _bomb_limit(max_pixels: int) -> Iterator[None]:
+    """Let Pillow refuse, while opening, exactly what ``max_pixels`` refuses.
+
+    Pillow only warns between its limit and twice its limit; turning that
+    warning into an error makes the configured limit the one that holds.
+    """
+    with _OPEN_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _too_large(source: SourceFile, detail: str, max_pixels: int) -> ImageError:
+    return ImageError(
+        FailureKind.unsupported_format,
+        f"{source.path}: {detail}, more than the prepare.max_pixels limit of "
+        f"{max_pixels:,}; if this is a real scan, raise prepare.max_pixels",
+    )
+
+
+def _stream(source: SourceFile) -> IO[bytes]:
+    if source.data is not None:
+        return io.BytesIO(source.data)
+    return open(source.path, "rb")  # noqa: SIM115 - closed by Image.close()
+
+
+def decode(source: SourceFile, max_edge: int, max_pixels: int) -> DecodedImage:
+    """Decode an image file into an upright picture within ``max_edge``.
+
+    :param source: the file, read and hashed by
+        :func:`~herbarium_dwc.images.read_source`.
+    :param max_edge: the long edge, in pixels, of the result.
+    :param max_pixels: the largest source (width times height) accepted.
+    :raises ImageError: ``unsupported_format`` for a file that is no image
+        this tool reads (with the HEIF plugin's install command when that is
+        what is missing) or is larger than ``max_pixels``; ``image_corrupt``
+        for a damaged or cut-short file.
+
+    >>> decoded = decode(read_source("sheet.jpg"), 2048, 400_000_000)
+    >>> decoded.image.size, decoded.flags
+    """
+    formats = readable_formats()
+    stream = _stream(source)
+    try:
+        with _bomb_limit(max_pixels):
+            image = Image.open(stream, formats=formats)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        stream.close()
+        raise _too_large(source, str(exc).split(",")[0], max_pixels) from exc
+    except UnidentifiedImageError as exc:
+        stream.close()
+        raise _unidentified(source, "HEIF" in formats) from exc
+    except MemoryError:
+        stream.close()
+        raise
+    except Exception as exc:  # Pillow's plugins raise many types on bad headers
+        stream.close()
+        raise _damaged(source, exc) from exc
+    with image:
+        try:
+            return _decode_opened(image, source, max_edge, max_pixels)
+        except (ImageError, MemoryError):
+            raise
+        except Exception as exc:  # truncated data, bad strips, codec errors
+            raise _damaged(source, exc) from exc
+        finally:
+            stream.close()
+
+
+def _damaged(source: SourceFile, exc: BaseException) -> ImageError:
+    return ImageError(
+        FailureKind.image_corrupt,
+        f"{source.path}: image cannot be decoded ({exc}); the file is damaged or "
+        "incomplete: copy it again from its source or re-export it",
+    )
+
+
+def _head(source: SourceFile, count: int = 512) -> bytes:
+    if source.data is not None:
+        return source.data[:count]
+    with open(source.path, "rb") as handle:
+        return handle.read(count)
+
+
+def _pillow_format(source: SourceFile) -> str | None:
+    """Name the format when Pillow knows it but this tool does not read it."""
+    stream = _stream(source)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(stream) as image:
+                return image.format
+    except Exception:  # anything Pillow cannot even name is simply unknown
+        return None
+    finally:
+        stream.close()
+
+
+def _unidentified(source: SourceFile, heif_available: bool) -> ImageError:
+    head = _head(source)
+    if is_heif(head):
+        if heif_available:
+            return ImageError(
+                FailureKind.image_corrupt,
+                f"{source.path}: HEIC/HEIF file that the HEIF decoder cannot read; "
+                "export it again from the phone or convert it to JPEG",
+            )
+        return ImageError(
+            FailureKind.unsupported_format,
+            f"{source.path}: HEIC/HEIF image, and the HEIF plugin is not "
+            "installed; run `pip install pillow-heif` or convert it to JPEG",
+        )
+    if head.startswith(_IMAGE_SIGNATURES) or head[8:12] == b"WEBP":
+        return ImageError(
+            FailureKind.image_corrupt,
+            f"{source.path}: starts like an image but its header is damaged or "
+            "cut short; copy it again from its source or re-export it",
+        )
+    name = _pillow_format(source)
+    if name:
+        return ImageError(
+            FailureKind.unsupported_format,
+            f"{source.path}: {name} image, a format this tool does not read; "
+            "convert it to JPEG, PNG or TIFF",
+        )
+    return ImageError(
+        FailureKind.unsupported_format, f"{source.path}: {describe_unknown(head)}"
+    )
+
+
+def _orientation(image: Image.Image, source: SourceFile) -> int:
+    value = image.getexif().get(_ORIENTATION_TAG, 1)
+    if value in _UPRIGHT or value == 1:
+        return int(value)
+    logger.warning("%s: EXIF orientation %r is not 1 to 8; ignored", source.path, value)
+    return 1
+
+
+def _is_high_bit(image: Image.Image) -> bool:
+    """True for sources with more than 8 bits per sample.
+
+    Pillow opens 16-bit greyscale as mode ``I;16`` and 16-bit colour as
+    ``RGB`` holding each sample's high byte; the tile's raw mode tells them
+    apart from true 8-bit files.
+    """
+    if image.mode.startswith("I") or image.mode == "F":
+        return True
+    for tile in getattr(image, "tile", None) or []:
+        args = tile[3]
+        rawmode = args if isinstance(args, str) else None
+        if isinstance(args, tuple) and args and isinstance(args[0], str):
+            rawmode = args[0]
+        if rawmode and ";16" in rawmode:
+            return True
+    return False
+
+
+def _reduce_while_decoding(
+    image: Image.Image, target: tuple[int, int], source: SourceFile
+) -> None:
+    if image.format in _DRAFT_FORMATS and target != image.size:
+        before = image.size
+        image.draft(image.mode, target)
+        if image.size != before:
+            logger.info(
+                "%s: decoding at %dx%d instead of %dx%d (JPEG draft)",
+                source.path,
+                *image.size,
+                *before,
+            )
+
+
+def _decode_opened(
+    image: Image.Image, source: SourceFile, max_edge: int, max_pixels: int
+) -> DecodedImage:
+    width, height = image.size
+    if width * height > max_pixels:
+        detail = f"{width}x{height} is {width * height:,} pixels"
+        raise _too_large(source, detail, max_pixels)
+    source_format = image.format or "unknown"
+    flags: list[str] = []
+    pages = int(getattr(image, "n_frames", 1))
+    if pages > 1 and source_format in _PAGED_FORMATS:
+        flags.append(f"multi_page:{pages}")
+        logger.warning(
+            "%s: %d pages or frames; only the first is prepared", source.path, pages
+        )
+    orientation = _orientation(image, source)
+    high_bit = _is_high_bit(image)
+    target = target_size(image.size, max_edge)
+    _reduce_while_decoding(image, target, source)
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        # Truncated loading paints the missing part of a sheet grey, label
+        # included, and the record would look fine: a cut file must fail.
+        logger.warning("Pillow's LOAD_TRUNCATED_IMAGES was on; turning it off")
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+    image.load()
+    picture = _to_display(image, target, high_bit, flags, source)
+    if orientation != 1:
+        picture = picture.transpose(_UPRIGHT[orientation])
+        flags.append(f"exif_orientation:{orientation}")
+    upright = (height, width) if orientation >= 5 else (width, height)
+    return DecodedImage(picture, source_format, upright, flags)
+
+
+def _resize(image: Image.Image, target: tuple[int, int]) -> Image.Image:
+    if image.size == target:
+        return image
+    # reducing_gap first shrinks by a whole factor with a box filter, then
+    # finishes with Lanczos: much faster on big images, same look. Pillow's
+    # integer reduction has no 16-bit greyscale mode, so those go in one step.
+    gap = None if image.mode.startswith("I;16") else 3.0
+    return image.resize(target, Image.Resampling.LANCZOS, reducing_gap=gap)
+
+
+def _to_display(
+    image: Image.Image,
+    target: tuple[int, int],
+    high_bit: bool,
+    flags: list[str],
+    source: SourceFile,
+) -> Image.Image:
+    """Shrink ``image`` to ``target`` and turn it into 8-bit L or RGB."""
+    mode = image.mode
+    if mode == "1":
+        image = image.convert("L")
+    elif mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+    elif mode in ("L", "RGB") and "transparency" in image.info:
+        image = image.convert("LA" if mode == "L" else "RGBA")
+    elif mode in ("LAB", "HSV", "YCbCr"):
+        image = _other_colour_space(image, source)
+    if image.mode.startswith("I") or image.mode == "F":
+        low, high = _value_range(image)
+        image = _scale_grey_by_range(_resize(image, target), low, high)
+        flags.append(f"high_bit_depth_scaled:{low:g}-{high:g}")
+        return image
+    if high_bit:
+        # 16-bit colour arrives as its high bytes; stretch their range.
+        low, high = (int(value) for value in _value_range(image))
+        image = _stretch(_resize(image, target), low, high)
+        flags.append(f"high_bit_depth_scaled:{low * 256}-{high * 256 + 255}")
+    else:
+        image = _resize(image, target)
+    icc = image.info.get("icc_profile")
+    if image.mode == "CMYK":
+        return _cmyk_to_rgb(image, icc, flags, source)
+    if image.mode in ("RGBA", "LA", "RGBa", "La"):
+        image = _flatten(image)
+        flags.append("alpha_flattened")
+    if image.mode == "RGB" and icc:
+        return _to_srgb(image, icc, flags, source)
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    return image
+
+
+def _value_range(image: Image.Image) -> tuple[float, float]:
+    """The lowest and highest sample over all bands."""
+    extrema: Any = image.getextrema()
+    pairs = extrema if isinstance(extrema[0], tuple) else (extrema,)
+    return min(float(pair[0]) for pair in pairs), max(float(pair[1]) for pair in pairs)
+
+
+def _scale_grey_by_range(image: Image.Image, low: float, high: float) -> Image.Image:
+    """Map ``low`` to 0 and ``high`` to 255; Pillow's own conversion clips
+    16-bit values at 255, turning a scan whose paper is 40,000 all white."""
+    if image.mode != "F":
+        image = image.convert("F")
+    span = high - low
+    if span <= 0:
+        return Image.new("L", image.size, 128 if high > 0 else 0)
+    scale = 255.0 / span
+    offset = -low * scale
+    scaled = image.point(lambda value: value * scale + offset)
+    return scaled.convert("L")
+
+
+def _stretch(image: Image.Image, low: int, high: int) -> Image.Image:
+    if high <= low or (low, high) == (0, 255):
+        return image
+    table = [
+        min(255, max(0, round((v - low) * 255 / (high - low)))) for v in range(256)
+    ]
+    return image.point(table * len(image.getbands()))
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """Lay a transparent image on white paper, as a sheet would be."""
+    image = image.convert("LA" if image.mode in ("LA", "La") else "RGBA")
+    base_mode = "L" if image.mode == "LA" else "RGB"
+    paper = Image.new(
+        base_mode, image.size, _WHITE if base_mode == "L" else (_WHITE,) * 3
+    )
+    paper.paste(image.convert(base_mode), mask=image.getchannel("A"))
+    return paper
+
+
+def _profile(icc: bytes) -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(io.BytesIO(icc))
+
+
+def _srgb() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _cmyk_to_rgb(
+    image: Image.Image, icc: bytes | None, flags: list[str], source: SourceFile
+) -> Image.Image:
+    if icc:
+        try:
+            converted = ImageCms.profileToProfile(
+                image, _profile(icc), _srgb(), outputMode="RGB"
+            )
+        except (ImageCms.PyCMSError, OSError, ValueError) as exc:
+            logger.warning("%s: CMYK profile unusable (%s)", source.path, exc)
+            flags.append("icc_profile_unusable")
+        else:
+            assert converted is not None  # profileToProfile returns a new image
+            flags.append("cmyk_converted_with_profile")
+            return converted
+    else:
+        flags.append("cmyk_without_profile")
+        logger.warning(
+            "%s: CMYK without an ICC profile; colours are approximate", source.path
+        )
+    return image.convert("RGB")
+
+
+def _to_srgb(
+    image: Image.Image, icc: bytes, flags: list[str], source: SourceFile
+) -> Image.Image:
+    """Convert RGB in another colour space (e.g. Adobe RGB scans) to sRGB."""
+    try:
+        profile = _profile(icc)
+        if "srgb" in ImageCms.getProfileDescription(profile).lower():
+            return image
+        converted = ImageCms.profileToProfile(image, profile, _srgb(), outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError) as exc:
+        logger.warning("%s: RGB profile unusable (%s); ignored", source.path, exc)
+        flags.append("icc_profile_unusable")
+        return image
+    assert converted is not None
+    return converted
+
+
+def _other_colour_space(image: Image.Image, source: SourceFile) -> Image.Image:
+    if image.mode == "LAB":
+        lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB"))
+        converted = ImageCms.profileToProfile(image, lab, _srgb(), outputMode="RGB")
+        assert converted is not None
+        return converted
+    try:
+        return image.convert("RGB")
+    except ValueError as exc:
+        raise ImageError(
+            FailureKind.unsupported_format,
+            f"{source.path}: colour mode {image.mode} cannot be converted to RGB "
+            "here; convert the image to RGB or greyscale first",
+        ) from exc
