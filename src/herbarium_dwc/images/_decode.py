@@ -312,6 +312,9 @@ def _decode_opened(
         detail = f"{width}x{height} is {width * height:,} pixels"
         raise _too_large(source, detail, max_pixels)
     source_format = image.format or "unknown"
+    # The tile list, which tells 16-bit colour apart, is gone once anything
+    # loads the pixels (reading a PNG's EXIF does), so look at it first.
+    high_bit = _is_high_bit(image)
     flags: list[str] = []
     pages = int(getattr(image, "n_frames", 1))
     if pages > 1 and source_format in _PAGED_FORMATS:
@@ -319,8 +322,8 @@ def _decode_opened(
         logger.warning(
             "%s: %d pages or frames; only the first is prepared", source.path, pages
         )
-    orientation = _orientation(image, source)
-    high_bit = _is_high_bit(image)
+    declared = _orientation(image, source)
+    # Sizes before loading are in the orientation the loaded pixels will have.
     target = target_size(image.size, max_edge)
     _reduce_while_decoding(image, target, source)
     if ImageFile.LOAD_TRUNCATED_IMAGES:
@@ -329,11 +332,15 @@ def _decode_opened(
         logger.warning("Pillow's LOAD_TRUNCATED_IMAGES was on; turning it off")
         ImageFile.LOAD_TRUNCATED_IMAGES = False
     image.load()
+    # Some decoders (recent Pillow for TIFF) turn the picture upright while
+    # loading and drop the tag; only what is left is still to be done.
+    remaining = _orientation(image, source) if declared != 1 else 1
     picture = _to_display(image, target, high_bit, flags, source)
-    if orientation != 1:
-        picture = picture.transpose(_UPRIGHT[orientation])
-        flags.append(f"exif_orientation:{orientation}")
-    upright = (height, width) if orientation >= 5 else (width, height)
+    if remaining != 1:
+        picture = picture.transpose(_UPRIGHT[remaining])
+    if declared != 1:
+        flags.append(f"exif_orientation:{declared}")
+    upright = (height, width) if remaining >= 5 else (width, height)
     return DecodedImage(picture, source_format, upright, flags)
 
 

@@ -62,8 +62,6 @@ def sha256_file(path: str | Path, chunk: int = _CHUNK) -> str:
 def _unreadable(path: Path, exc: OSError) -> ImageError:
     if isinstance(exc, PermissionError):
         detail = "permission denied; make the file readable by this user"
-    elif isinstance(exc, IsADirectoryError):
-        detail = "it is a folder, not a file; name the image inside it"
     else:
         detail = f"{exc.strerror or exc}; check the disk or copy the file again"
     return ImageError(FailureKind.image_corrupt, f"{path}: cannot be read ({detail})")
@@ -94,13 +92,15 @@ def read_source(path: str | Path, hold_limit: int = HOLD_LIMIT) -> SourceFile:
             "the link at the image or remove it",
         )
     try:
+        # Checked before opening: opening a named pipe would wait forever.
+        if not stat.S_ISREG(os.stat(source).st_mode):
+            kind = "a folder" if source.is_dir() else "not a regular file"
+            raise ImageError(
+                FailureKind.image_corrupt,
+                f"{source}: {kind}, not an image file; name the image itself",
+            )
         with open(source, "rb") as handle:
             info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise ImageError(
-                    FailureKind.image_corrupt,
-                    f"{source}: not a regular file; name an image file instead",
-                )
             if info.st_size == 0:
                 raise ImageError(
                     FailureKind.image_corrupt,
