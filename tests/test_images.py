@@ -21,7 +21,6 @@ import pytest
 from PIL import Image, ImageCms, ImageFile
 
 from herbarium_dwc.errors import ConfigError, FailureKind, ImageError
-from herbarium_dwc.extraction import load_prepared, prepare_specimen
 from herbarium_dwc.images import (
     PreparedImage,
     PrepareSettings,
@@ -31,6 +30,7 @@ from herbarium_dwc.images import (
     read_source,
     sha256_file,
 )
+from herbarium_dwc.prepare import load_prepared, prepare_specimen
 from herbarium_dwc.record import read_record
 
 from .conftest import Workflow
@@ -801,3 +801,15 @@ def test_workflow_prepares_every_real_file_or_fails_it_clearly(
     log = (workflow.root / "logs" / "prepare_image" / "scan16.log").read_text()
     assert "reused from the cache" in log
     assert read_record(folder / "scan16.json").status == "ok"
+
+
+def test_large_progressive_jpeg_warns_about_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "progressive.jpg"
+    _upright_sheet((600, 1000)).save(path, progressive=True)
+    monkeypatch.setattr("herbarium_dwc.images._decode._PROGRESSIVE_WARN_PIXELS", 1000)
+    with caplog.at_level(logging.WARNING, logger="herbarium_dwc"):
+        prepared = prepare_image(path, PrepareSettings(max_edge=300))
+    assert "progressive JPEG" in caplog.text
+    _assert_upright(_decoded(prepared))

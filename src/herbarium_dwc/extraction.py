@@ -19,15 +19,9 @@ from typing import Any
 from herbarium_dwc.dwc.normalise import NormaliseSettings, normalise_record
 from herbarium_dwc.engines import Engine, EngineResult
 from herbarium_dwc.errors import SpecimenError
-from herbarium_dwc.images import (
-    PreparedCache,
-    PreparedImage,
-    PrepareSettings,
-    prepare_image,
-    prepare_source,
-    read_source,
-)
+from herbarium_dwc.images import PrepareSettings
 from herbarium_dwc.ocr import run_ocr
+from herbarium_dwc.prepare import load_prepared, prepare_specimen
 from herbarium_dwc.record import (
     EngineInfo,
     Failure,
@@ -41,90 +35,9 @@ from herbarium_dwc.record import (
     write_record,
 )
 
+__all__ = ["extract_specimen", "load_prepared", "ocr_specimen", "prepare_specimen"]
+
 logger = logging.getLogger(__name__)
-
-
-def prepare_specimen(
-    specimen_id: str,
-    source: str,
-    settings: PrepareSettings,
-    cache_dir: str | Path,
-    out: str | Path,
-) -> dict[str, Any]:
-    """Prepare one image and write its manifest (never raises for bad images).
-
-    The file is read and hashed once; when the cache under ``cache_dir``
-    already holds a prepared image for that content and these settings, it is
-    reused without decoding anything. Otherwise the image is prepared and
-    stored there, so identical files, reruns and later stages share it.
-
-    :param specimen_id: the specimen's id, for the manifest and log lines.
-    :param source: the image file.
-    :param settings: the size and byte budget.
-    :param cache_dir: the prepared-image cache folder.
-    :param out: the manifest JSON to write.
-    :raises ConfigError: ``settings.max_bytes`` is too small for any image.
-    :returns: the manifest written to ``out``.
-
-    >>> prepare_specimen("NY01", "scans/NY01.jpg", PrepareSettings(),
-    ...                  "results/cache/prepared", "results/work/prepared/NY01.json")
-    """
-    manifest: dict[str, Any] = {"specimen_id": specimen_id, "source": source}
-    cache = PreparedCache(cache_dir)
-    try:
-        read = read_source(source)
-        manifest.update(sha256=read.sha256, original_bytes=read.size_bytes)
-        prepared = cache.get(read.sha256, settings)
-        if prepared is None:
-            prepared = cache.put(prepare_source(read, settings), settings)
-        else:
-            logger.info("%s: prepared image reused from the cache", specimen_id)
-    except SpecimenError as exc:
-        logger.warning("%s: %s", specimen_id, exc.message)
-        manifest.update(
-            status="failed", failure={"kind": exc.kind, "message": exc.message}
-        )
-    else:
-        manifest.update(
-            status="ok",
-            sha256=prepared.sha256,
-            format=prepared.source_format,
-            original_size=list(prepared.original_size),
-            original_bytes=prepared.original_bytes,
-            sent_size=list(prepared.size),
-            bytes_sent=len(prepared.data),
-            quality=prepared.quality,
-            media_type=prepared.media_type,
-            flags=prepared.flags,
-            prepared=str(cache.image_path(prepared.sha256, settings)),
-            settings=settings.key(),
-        )
-    write_json_atomic(out, manifest)
-    return manifest
-
-
-def load_prepared(manifest: dict[str, Any], settings: PrepareSettings) -> PreparedImage:
-    """Return the prepared image a manifest names, preparing it again if the
-    cached file was removed.
-
-    :raises ImageError: the cached file is gone and the source cannot be
-        prepared any more.
-    """
-    cached = Path(manifest["prepared"])
-    if cached.exists():
-        return PreparedImage(
-            data=cached.read_bytes(),
-            media_type=manifest["media_type"],
-            size=tuple(manifest["sent_size"]),
-            original_size=tuple(manifest["original_size"]),
-            source_format=manifest.get("format"),
-            sha256=manifest["sha256"],
-            flags=list(manifest.get("flags", [])),
-            original_bytes=manifest.get("original_bytes"),
-            quality=manifest.get("quality"),
-        )
-    logger.info("prepared image %s is gone; preparing it again", cached)
-    return prepare_image(manifest["source"], settings)
 
 
 def _read_json(path: str | Path) -> dict[str, Any]:

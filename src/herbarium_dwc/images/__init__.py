@@ -23,11 +23,17 @@ the file and the next step.
 - ``budget_quality:Q``, ``budget_shrunk:EDGE``: what fitting ``max_bytes``
   took.
 
-Known shortcoming: only JPEG has a reduced-size decoder. A PNG, TIFF or WebP
-scan is decoded in full before shrinking, so its peak memory is about width
-times height times bytes per pixel (a 280-megapixel 8-bit colour TIFF needs
-some 850 MB). ``max_pixels`` bounds it; reading TIFF strips one at a time
-would remove it.
+Known shortcomings, both about memory on very large scans:
+
+- Only JPEG has a reduced-size decoder in Pillow. A PNG, TIFF or WebP scan is
+  decoded in full before shrinking, so its peak memory is about width times
+  height times bytes per pixel (a 280-megapixel 8-bit colour TIFF needs some
+  850 MB). ``max_pixels`` bounds it; decoding TIFF strips one at a time and
+  shrinking each would remove it.
+- A progressive JPEG needs about 3 bytes per pixel even at reduced size,
+  since libjpeg keeps every coefficient until the last scan (a warning is
+  logged above 50 megapixels). Baseline JPEGs, what scanners write, stay
+  near 125 MB for 280 megapixels.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import logging
 import time
 from pathlib import Path
 
-from herbarium_dwc.images._cache import PreparedCache
+from herbarium_dwc.images._cache import PreparedCache, write_bytes_atomic
 from herbarium_dwc.images._decode import (
     ALLOWED_FORMATS,
     decode,
@@ -65,6 +71,7 @@ __all__ = [
     "read_source",
     "sha256_file",
     "target_size",
+    "write_bytes_atomic",
 ]
 
 logger = logging.getLogger(__name__)

@@ -22,12 +22,21 @@ from herbarium_dwc.images._model import PreparedImage, PrepareSettings
 logger = logging.getLogger(__name__)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that no reader ever sees half a file.
+
+    The bytes go to a temporary file in the same folder, are flushed to disk
+    and renamed over ``path``; the folder is created if missing.
+
+    :raises OSError: the folder cannot be written.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -88,7 +97,7 @@ class PreparedCache:
         :returns: ``prepared``, so ``get(...) or put(...)`` reads naturally.
         """
         image = self.image_path(prepared.sha256, settings)
-        _write_atomic(image, prepared.data)
+        write_bytes_atomic(image, prepared.data)
         meta = {
             "media_type": prepared.media_type,
             "format": prepared.source_format,
@@ -100,5 +109,5 @@ class PreparedCache:
             "flags": prepared.flags,
             "settings": settings.key(),
         }
-        _write_atomic(image.with_suffix(".json"), json.dumps(meta).encode("utf-8"))
+        write_bytes_atomic(image.with_suffix(".json"), json.dumps(meta).encode("utf-8"))
         return prepared

@@ -289,10 +289,29 @@ def _is_high_bit(image: Image.Image) -> bool:
     return False
 
 
+# A progressive JPEG above this many pixels gets a warning about memory.
+_PROGRESSIVE_WARN_PIXELS = 50_000_000
+
+
 def _reduce_while_decoding(
     image: Image.Image, target: tuple[int, int], source: SourceFile
 ) -> None:
-    if image.format in _DRAFT_FORMATS and target != image.size:
+    if image.format not in _DRAFT_FORMATS:
+        return
+    pixels = image.width * image.height
+    if image.info.get("progressive") and pixels > _PROGRESSIVE_WARN_PIXELS:
+        # Known shortcoming: libjpeg must hold every DCT coefficient of a
+        # progressive JPEG until the last scan, so even a reduced decode
+        # needs about 3 bytes per pixel (a 280-megapixel sheet: some 900 MB
+        # against 125 MB for a baseline JPEG). Pillow offers no way around
+        # it; re-saving such scans as baseline JPEG or TIFF does.
+        logger.warning(
+            "%s: progressive JPEG of %d megapixels; decoding needs about %d MB",
+            source.path,
+            pixels // 1_000_000,
+            pixels * 3 // 1_000_000,
+        )
+    if target != image.size:
         before = image.size
         image.draft(image.mode, target)
         if image.size != before:
