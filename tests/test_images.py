@@ -31,6 +31,7 @@ from herbarium_dwc.images import (
     sha256_file,
 )
 from herbarium_dwc.prepare import load_prepared, prepare_specimen
+from herbarium_dwc.prepare import main as prepare_main
 from herbarium_dwc.record import read_record
 
 from .conftest import Workflow
@@ -742,6 +743,37 @@ def test_failed_preparation_writes_a_failed_manifest(tmp_path: Path) -> None:
     assert manifest["failure"]["kind"] == "unsupported_format"
     assert manifest["sha256"] == sha256_file(path)
     assert json.loads(out.read_text(encoding="utf-8"))["status"] == "failed"
+
+
+def test_stage_command_writes_the_manifest_and_exits_zero_even_for_bad_files(
+    tmp_path: Path,
+) -> None:
+    good = tmp_path / "Åsa 01.jpg"
+    _upright_sheet((600, 1000)).save(good)
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a picture", encoding="utf-8")
+    for sid, path in (("Asa_01", good), ("notes", bad)):
+        out = tmp_path / f"{sid}.json"
+        code = prepare_main(
+            ["--specimen-id", sid, "--source", str(path), "--cache",
+             str(tmp_path / "cache"), "--out", str(out), "--max-edge", "500"]
+        )  # fmt: skip
+        assert code == 0
+        manifest = json.loads(out.read_text(encoding="utf-8"))
+        assert manifest["specimen_id"] == sid
+    assert json.loads((tmp_path / "Asa_01.json").read_text())["sent_size"] == [300, 500]
+    assert json.loads((tmp_path / "notes.json").read_text())["status"] == "failed"
+
+
+def test_stage_command_stops_on_a_budget_no_image_can_meet(tmp_path: Path) -> None:
+    path = _noisy_jpeg(tmp_path / "noise.jpg", (200, 200))
+    out = tmp_path / "noise.json"
+    code = prepare_main(
+        ["--specimen-id", "noise", "--source", str(path), "--cache",
+         str(tmp_path / "cache"), "--out", str(out), "--max-bytes", "300"]
+    )  # fmt: skip
+    assert code == 2
+    assert not out.exists()
 
 
 # --- through the whole workflow ---------------------------------------------------
