@@ -845,3 +845,14 @@ def test_large_progressive_jpeg_warns_about_memory(
         prepared = prepare_image(path, PrepareSettings(max_edge=300))
     assert "progressive JPEG" in caplog.text
     _assert_upright(_decoded(prepared))
+
+
+def test_large_image_without_reduced_decoding_warns_about_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "scan.tif"
+    _upright_sheet((600, 1000)).save(path)
+    monkeypatch.setattr("herbarium_dwc.images._decode._LARGE_WARN_PIXELS", 1000)
+    with caplog.at_level(logging.WARNING, logger="herbarium_dwc"):
+        prepare_image(path, PrepareSettings(max_edge=300))
+    assert "TIFF of 0 megapixels is decoded in full, about 1 MB" in caplog.text

@@ -28,8 +28,9 @@ Known shortcomings, both about memory on very large scans:
 - Only JPEG has a reduced-size decoder in Pillow. A PNG, TIFF or WebP scan is
   decoded in full before shrinking, so its peak memory is about width times
   height times bytes per pixel (a 280-megapixel 8-bit colour TIFF needs some
-  850 MB). ``max_pixels`` bounds it; decoding TIFF strips one at a time and
-  shrinking each would remove it.
+  850 MB); above 50 megapixels a warning names the memory it takes.
+  ``max_pixels`` bounds it; decoding TIFF strips one at a time and shrinking
+  each would remove it.
 - A progressive JPEG needs about 3 bytes per pixel even at reduced size,
   since libjpeg keeps every coefficient until the last scan (a warning is
   logged above 50 megapixels). Baseline JPEGs, what scanners write, stay
