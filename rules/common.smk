@@ -1,10 +1,11 @@
 # The specimen table, the selected range and the input functions of all rules.
+import shlex
 import sys
 from pathlib import Path
 
 from herbarium_dwc.errors import ConfigError
 from herbarium_dwc.demo import DEMO_LABELS
-from herbarium_dwc.settings import needs_ocr, run_id
+from herbarium_dwc.settings import needs_ocr, prepare_settings, run_id
 from herbarium_dwc.specimens import ID_PATTERN, Specimen, build_table, select_range
 from herbarium_dwc.status_collector import prepare_status
 
@@ -48,6 +49,30 @@ def get_image_path(wildcards):
 def get_demo_sheet(wildcards):
     """The demo sheet a specimen needs rendered first, if the demo is running."""
     return [PATHS[wildcards.specimen_id]] if DEMO else []
+
+
+def get_python():
+    """The Python for `python -m` jobs: the environment's own under --use-conda
+    (or a container), otherwise the one running Snakemake, as script: does."""
+    try:
+        from snakemake.settings.types import DeploymentMethod
+
+        methods = workflow.deployment_settings.deployment_method
+        if DeploymentMethod.CONDA in methods or DeploymentMethod.APPTAINER in methods:
+            return "python"
+    except (ImportError, AttributeError):
+        pass
+    return shlex.quote(sys.executable)
+
+
+def get_prepare_options():
+    """The image budget of the configured engine, as prepare-stage options."""
+    budget = prepare_settings(config)
+    return (
+        f"--max-edge {budget.max_edge} --max-bytes {budget.max_bytes} "
+        f"--quality {budget.quality} --min-quality {budget.min_quality} "
+        f"--max-pixels {budget.max_pixels}"
+    )
 
 
 def get_extract_inputs(wildcards):

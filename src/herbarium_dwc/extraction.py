@@ -20,8 +20,9 @@ from herbarium_dwc.dwc.normalise import NormaliseSettings, normalise_record
 from herbarium_dwc.engines import Engine, EngineResult
 from herbarium_dwc.errors import SpecimenError
 from herbarium_dwc.events import append_event, event_fields
-from herbarium_dwc.images import PreparedImage, PrepareSettings, prepare_image
+from herbarium_dwc.images import PrepareSettings
 from herbarium_dwc.ocr import read_barcodes, run_ocr
+from herbarium_dwc.prepare import load_prepared, prepare_specimen
 from herbarium_dwc.record import (
     EngineInfo,
     Failure,
@@ -36,74 +37,9 @@ from herbarium_dwc.record import (
 )
 from herbarium_dwc.verticalocr import reread_vertical_lines
 
+__all__ = ["extract_specimen", "load_prepared", "ocr_specimen", "prepare_specimen"]
+
 logger = logging.getLogger(__name__)
-
-
-def _cache_path(cache_dir: Path, sha256: str, settings: PrepareSettings) -> Path:
-    return cache_dir / settings.key() / sha256[:2] / f"{sha256}.jpg"
-
-
-def prepare_specimen(
-    specimen_id: str,
-    source: str,
-    settings: PrepareSettings,
-    cache_dir: str | Path,
-    out: str | Path,
-) -> dict[str, Any]:
-    """Prepare one image and write its manifest (never raises for bad images).
-
-    The prepared JPEG goes to ``cache_dir`` keyed by content hash and
-    settings, so identical files and later stages share it.
-
-    :returns: the manifest written to ``out``.
-    """
-    manifest: dict[str, Any] = {"specimen_id": specimen_id, "source": source}
-    try:
-        prepared = prepare_image(source, settings)
-    except SpecimenError as exc:
-        logger.warning("%s: %s", specimen_id, exc.message)
-        manifest.update(
-            status="failed", failure={"kind": exc.kind, "message": exc.message}
-        )
-    else:
-        cached = _cache_path(Path(cache_dir), prepared.sha256, settings)
-        if not cached.exists():
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{time.time_ns()}.tmp")
-            tmp.write_bytes(prepared.data)
-            tmp.replace(cached)
-        manifest.update(
-            status="ok",
-            sha256=prepared.sha256,
-            format=prepared.source_format,
-            original_size=list(prepared.original_size),
-            sent_size=list(prepared.size),
-            bytes_sent=len(prepared.data),
-            media_type=prepared.media_type,
-            flags=prepared.flags,
-            prepared=str(cached),
-            settings=settings.key(),
-        )
-    write_json_atomic(out, manifest)
-    return manifest
-
-
-def load_prepared(manifest: dict[str, Any], settings: PrepareSettings) -> PreparedImage:
-    """Return the prepared image a manifest names, preparing it again if the
-    cached file was removed."""
-    cached = Path(manifest["prepared"])
-    if cached.exists():
-        return PreparedImage(
-            data=cached.read_bytes(),
-            media_type=manifest["media_type"],
-            size=tuple(manifest["sent_size"]),
-            original_size=tuple(manifest["original_size"]),
-            source_format=manifest.get("format"),
-            sha256=manifest["sha256"],
-            flags=list(manifest.get("flags", [])),
-        )
-    logger.info("prepared image %s is gone; preparing it again", cached)
-    return prepare_image(manifest["source"], settings)
 
 
 def _read_json(path: str | Path) -> dict[str, Any]:
@@ -164,6 +100,7 @@ def _image_info(manifest: dict[str, Any]) -> ImageInfo:
         sha256=manifest.get("sha256"),
         format=manifest.get("format"),
         original_size=manifest.get("original_size"),
+        original_bytes=manifest.get("original_bytes"),
         sent_size=manifest.get("sent_size"),
         bytes_sent=manifest.get("bytes_sent"),
         flags=list(manifest.get("flags", [])),

@@ -30,6 +30,7 @@ class ImageInfo(BaseModel):
     sha256: str | None = None
     format: str | None = None
     original_size: tuple[int, int] | None = None
+    original_bytes: int | None = None
     sent_size: tuple[int, int] | None = None
     bytes_sent: int | None = None
     flags: list[str] = Field(default_factory=list)

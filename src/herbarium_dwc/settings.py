@@ -74,10 +74,14 @@ def prepare_settings(config: dict[str, Any]) -> PrepareSettings:
     max_edge = int(prepare.get("max_edge", 2048))
     if config.get("engine", "offline") == "offline":
         max_edge = int(config.get("offline", {}).get("max_edge", max_edge))
+    defaults = PrepareSettings()
+    quality = int(prepare.get("quality", defaults.quality))
     return PrepareSettings(
         max_edge=max_edge,
-        max_bytes=int(prepare.get("max_bytes", PrepareSettings.max_bytes)),
-        quality=int(prepare.get("quality", PrepareSettings.quality)),
+        max_bytes=int(prepare.get("max_bytes", defaults.max_bytes)),
+        quality=quality,
+        min_quality=min(quality, int(prepare.get("min_quality", defaults.min_quality))),
+        max_pixels=int(prepare.get("max_pixels", defaults.max_pixels)),
     )
 
 
