@@ -27,6 +27,9 @@ accents, case and punctuation are dropped and whitespace is collapsed, so
   ``R. C.``) does not matter; both sides must name the same set of people.
   A person written surname first (``Harris, R. C.``) is split in two on both
   sides alike, so it still matches itself but not ``R. C. Harris``.
+  A surname shared by several given names (``Stephen & Sandra Talbot``) is
+  given to each of them first, on both sides, as recordedBy normalisation
+  writes it (``Stephen Talbot | Sandra Talbot``).
 - ``decimalLatitude``, ``decimalLongitude``: numbers within
   :data:`COORDINATE_TOLERANCE` degrees.
 - ``verbatimCoordinates``: numbers are cut from letters (``36W`` is
@@ -68,6 +71,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from herbarium_dwc.dwc.people import split_people
 from herbarium_dwc.errors import ConfigError
 from herbarium_dwc.images import PrepareSettings, prepare_image
 from herbarium_dwc.labeltext import country_code, fold, parse_date
@@ -258,6 +262,9 @@ def people(value: str) -> set[str]:
     ['m sherwood', 'r t wilce']
     """
     value = re.sub(r"\([^)]*\)", " ", value)
+    # Shared surnames are given to each person first ("Stephen & Sandra
+    # Talbot" names Stephen Talbot), as the recordedBy normaliser does.
+    value = " | ".join(split_people(value))
     return {fold(part) for part in _PERSON_SPLIT.split(value) if fold(part)}
 
 
