@@ -31,5 +31,13 @@ rule all:
         get_all_targets(),
 
 
+onstart:
+    open_api_gate()
+
+
 onsuccess:
     print_outputs()
+
+
+onerror:
+    report_api_gate()

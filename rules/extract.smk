@@ -8,8 +8,11 @@ rule extract_specimen:
         f"logs/extract_specimen/{RUN}/{{specimen_id}}.log",
     conda:
         "../envs/herbarium-dwc.yaml"
+    resources:
+        api=API_SLOTS,
     params:
         run=RUN,
         dedup=f"{RESULTS}/work/dedup/{RUN}",
+        prompt=get_prompt_file(),
     script:
         "../scripts/extract_specimen.py"
