@@ -106,23 +106,39 @@ class SQLiteGateStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
-        try:
-            conn = sqlite3.connect(
-                self.path, timeout=self._timeout_s, isolation_level=None
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS gate (name TEXT PRIMARY KEY, value TEXT)"
-            )
-        except sqlite3.Error as exc:
-            raise ConfigError(
-                f"{self.path}: cannot open the rate gate store ({exc}); check that "
-                "the results folder is writable and on a local disk, or set "
-                "openai.gate to another file"
-            ) from exc
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            try:
+                conn = sqlite3.connect(
+                    self.path, timeout=self._timeout_s, isolation_level=None
+                )
+                # Switching to WAL takes a lock that SQLite does not wait for,
+                # so processes that open a new store together retry here.
+                mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS gate "
+                    "(name TEXT PRIMARY KEY, value TEXT)"
+                )
+                break
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() > deadline:
+                    raise self._unusable(exc) from exc
+                time.sleep(0.02 + random.random() * 0.1)
+            except sqlite3.Error as exc:
+                raise self._unusable(exc) from exc
         self._local.conn = conn
         return conn
+
+    def _unusable(self, exc: Exception) -> ConfigError:
+        return ConfigError(
+            f"{self.path}: cannot open the rate gate store ({exc}); check that "
+            "the results folder is writable and on a local disk, or set "
+            "openai.gate to another file"
+        )
 
     def read(self, names: Sequence[str]) -> Values:
         """Return the current values of ``names`` (None when unset)."""

@@ -104,7 +104,7 @@ class FakeConfig:
     rpm: float | None = None
     rpm_burst: float | None = None
     retry_after: str = "seconds"
-    planned_retry_after_s: int = 1
+    planned_retry_after_s: float = 1.0
     quota_after: dict[str, int] = field(default_factory=dict)
     credits_after: int | None = None
     reject_formats: set[str] = field(default_factory=set)
@@ -252,7 +252,8 @@ class FakeProvider:
         elif self.fallback_replies:
             text = pick(self.fallback_replies, image.name if image else "unknown")
         else:
-            text = render_reply({}, "sparse" if fault != "flat" else "flat")
+            # An unknown sheet: a model that reads nothing answers all terms empty.
+            text = render_reply({}, "flat" if fault == "flat" else "nested")
         if fault == "fence":
             return f"```json\n{text}\n```"
         if fault == "fence_upper":
@@ -488,7 +489,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault in ("rate_limit", "rate_limit_date"):
             wait = config.planned_retry_after_s
             if fault == "rate_limit":
-                headers = {"Retry-After": str(wait)}
+                headers = {"Retry-After": str(math.ceil(wait))}
+                if config.retry_after == "ms":
+                    headers["retry-after-ms"] = str(round(wait * 1000))
             else:
                 headers = {
                     "Retry-After": email.utils.formatdate(
