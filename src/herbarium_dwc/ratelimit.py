@@ -603,6 +603,6 @@ def describe_closed_gate(config: dict[str, Any]) -> str | None:
         return None
     return (
         f"herbarium-dwc: API requests stopped ({state.stop_kind}): "
-        f"{state.stop_reason}\nSpecimens without a record stay pending; "
-        "fix the cause and run the same command again to extract them."
+        f"{state.stop_reason}\nSpecimens without a record stay pending; run the "
+        "same command again once that is fixed (finished ones are not sent again)."
     )

@@ -11,6 +11,8 @@ Term definitions follow https://dwc.tdwg.org/terms/ in our own words.
 
 from __future__ import annotations
 
+import copy
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -89,17 +91,8 @@ def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
-def response_schema() -> dict[str, Any]:
-    """Return the JSON Schema of :class:`LabelReading` for ``response_format``.
-
-    The schema follows the strict structured-output rules of OpenAI-compatible
-    APIs: every property required, ``additionalProperties`` false, no
-    ``$ref`` (some providers do not resolve references), no titles.
-
-    >>> schema = response_schema()
-    >>> schema["required"][0]
-    'catalogNumber'
-    """
+@cache
+def _schema() -> dict[str, Any]:
     raw = LabelReading.model_json_schema()
     schema: dict[str, Any] = _inline_refs(raw, raw.get("$defs", {}))
     schema["required"] = list(EXTRACTED_TERMS)
@@ -111,3 +104,17 @@ def response_schema() -> dict[str, Any]:
         prop["properties"]["confidence"].pop("minimum", None)
         prop["properties"]["confidence"].pop("maximum", None)
     return schema
+
+
+def response_schema() -> dict[str, Any]:
+    """Return the JSON Schema of :class:`LabelReading` for ``response_format``.
+
+    The schema follows the strict structured-output rules of OpenAI-compatible
+    APIs: every property required, ``additionalProperties`` false, no
+    ``$ref`` (some providers do not resolve references), no titles.
+
+    >>> schema = response_schema()
+    >>> schema["required"][0]
+    'catalogNumber'
+    """
+    return copy.deepcopy(_schema())

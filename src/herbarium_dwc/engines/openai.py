@@ -203,8 +203,8 @@ class OpenAIEngine:
         kinds = [str(b.get("kind", "quota")) for b in benched.values()]
         kind = kinds[-1] if kinds else "quota"
         message = (
-            f"no API key can be used ({reasons}); the specimens without a record "
-            "stay pending: fix the account or key, then run the same command again"
+            f"no API key can be used ({reasons}); wait for the quota to reset, "
+            "top up the account or fix the key"
         )
         self.gate.close(kind, message)
         raise GateClosedError(message, kind)
