@@ -33,6 +33,7 @@ rule all:
 
 onstart:
     update_status_files()
+    open_api_gate()
 
 
 onsuccess:
@@ -42,3 +43,4 @@ onsuccess:
 
 onerror:
     update_status_files()
+    report_api_gate()

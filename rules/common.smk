@@ -39,6 +39,59 @@ def load_selection():
 
 SELECTED = load_selection()
 PATHS = {specimen.specimen_id: specimen.path for specimen in SELECTED}
+IS_API = config["engine"] == "openai"
+# API jobs take one `api` resource each: `--resources api=N` caps them.
+API_SLOTS = 1 if IS_API else 0
+
+
+def check_api_settings():
+    """Stop before any work when the API engine cannot run (no key, bad value).
+
+    Only the names of the key variables are read from the config; the keys
+    stay in the environment and never reach Snakemake's params or metadata.
+    """
+    if not IS_API:
+        return
+    from herbarium_dwc.providers import ProviderSettings, load_prompt, read_keys
+    from herbarium_dwc.ratelimit import gate_path
+
+    try:
+        settings = ProviderSettings.from_config(config)
+        read_keys(settings)
+        load_prompt(get_prompt_file())
+        gate_path(config)
+    except ConfigError as exc:
+        sys.exit(f"herbarium-dwc: configuration problem: {exc}")
+
+
+def get_prompt_file():
+    """The prompt file of the API engine (a path; empty for other engines)."""
+    if not IS_API:
+        return ""
+    from herbarium_dwc.providers import prompt_file
+
+    return str(prompt_file(config["openai"]["prompt"], workflow.basedir))
+
+
+def open_api_gate():
+    """At the start of a run, clear the gate's stop switch from an earlier run."""
+    if IS_API:
+        from herbarium_dwc.ratelimit import reopen_gate
+
+        reopen_gate(config)
+
+
+def report_api_gate():
+    """After a failed run, say once why API requests stopped, if they did."""
+    if IS_API:
+        from herbarium_dwc.ratelimit import describe_closed_gate
+
+        message = describe_closed_gate(config)
+        if message:
+            print(message, file=sys.stderr)
+
+
+check_api_settings()
 
 
 def get_image_path(wildcards):

@@ -1,4 +1,9 @@
 # Turn one specimen into its Darwin Core record (the per-specimen JSON).
+# Known limit: once the API gate's stop switch closes (quota, credits, key,
+# budget), Snakemake's keep-going still starts every remaining job of this
+# rule; each fails within a second without a request and leaves no record.
+# A job cannot stop the scheduler; Snakemake's onerror hook then prints the
+# reason once (rules/common.smk, report_api_gate).
 rule extract_specimen:
     input:
         unpack(get_extract_inputs),
@@ -8,9 +13,12 @@ rule extract_specimen:
         f"logs/extract_specimen/{RUN}/{{specimen_id}}.log",
     conda:
         "../envs/herbarium-dwc.yaml"
+    resources:
+        api=API_SLOTS,
     params:
         run=RUN,
         dedup=f"{RESULTS}/work/dedup/{RUN}",
         results=get_results_dir,
+        prompt=get_prompt_file(),
     script:
         "../scripts/extract_specimen.py"

@@ -9,7 +9,7 @@ log_to(snakemake.log[0])
 extract_specimen(
     manifest_path=snakemake.input.prepared,
     ocr_path=snakemake.input.get("ocr"),
-    engine=build_engine(snakemake.config),
+    engine=build_engine(snakemake.config, prompt_path=snakemake.params.prompt),
     run=snakemake.params.run,
     settings=prepare_settings(snakemake.config),
     normalise=NormaliseSettings.from_config(snakemake.config),

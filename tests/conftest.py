@@ -7,13 +7,19 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
 
 from .fabricate import Fabricated, fabricate
+from .fake_provider import (
+    FakeConfig,
+    FakeProvider,
+    draw_coded_sheet,
+    load_real_replies,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = (
@@ -85,6 +91,15 @@ class Workflow:
             cmd += ["--config", *(f"{k}={v}" for k, v in config.items())]
         return cmd
 
+    def env(self) -> dict[str, str]:
+        """The environment for snakemake: this checkout's src/ on PYTHONPATH.
+
+        A relative PYTHONPATH=src would point into the temporary copy, which
+        has no src/, so jobs would import nothing (or an installed version).
+        """
+        paths = [str(REPO / "src"), os.environ.get("PYTHONPATH", "")]
+        return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
     def run(
         self, *args: str, config: dict[str, object] | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
@@ -94,6 +109,7 @@ class Workflow:
             capture_output=True,
             text=True,
             timeout=600,
+            env=self.env(),
         )
         if check and done.returncode != 0:
             raise AssertionError(
@@ -133,3 +149,84 @@ def fabricated_with_images(tmp_path: Path) -> Fabricated:
     }
     (tmp_path / "images" / "s10.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     return fabricate(tmp_path / "results", images)
+
+
+# -- the fake provider (issue 3) ------------------------------------------------
+
+TEST_KEY_ENV = "HERBARIUM_TEST_API_KEY"
+
+
+@pytest.fixture
+def api_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh fake API key in the environment (and no proxy settings).
+
+    Tests grep results, logs and .snakemake/ for it afterwards.
+    """
+    import uuid
+
+    key = f"sk-test-{uuid.uuid4().hex}"
+    monkeypatch.setenv(TEST_KEY_ENV, key)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    return key
+
+
+@pytest.fixture
+def fake_provider(api_key: str) -> Iterator[FakeProvider]:
+    """A running fake provider on 127.0.0.1 that accepts ``api_key`` as "A".
+
+    When ../shared/data is present, images without ground truth are answered
+    with real model replies from aafc/replies.
+    """
+    fake = FakeProvider(FakeConfig(keys={api_key: "A"}))
+    replies = shared_data_dir() / "aafc" / "replies"
+    if replies.is_dir():
+        fake.fallback_replies = load_real_replies(replies)
+    with fake:
+        yield fake
+
+
+@pytest.fixture
+def coded_sheets(tmp_path: Path, fake_provider: FakeProvider) -> Callable[..., Path]:
+    """Draw N coded sheets (sheet-000.jpg ...) and teach them to the fake provider.
+
+    Each sheet's truth is a catalogue number and a country, so records can be
+    checked against what the provider was told.
+    """
+
+    def make(count: int, folder: str = "images") -> Path:
+        out = tmp_path / folder
+        for index in range(count):
+            path = draw_coded_sheet(out / f"sheet-{index:03d}.jpg", index)
+            truth = {"catalogNumber": f"HERB{index:06d}", "country": "Canada"}
+            fake_provider.register(path, truth=truth)
+        return out
+
+    return make
+
+
+def write_api_config(
+    root: Path, fake: FakeProvider, images: Path, **openai: object
+) -> Path:
+    """Write api.yaml for an openai-engine run against the fake provider.
+
+    Nested settings cannot go through --config, so tests pass this file with
+    --configfile. base_url always points at the fake provider on 127.0.0.1.
+    """
+    import yaml
+
+    section: dict[str, object] = {
+        "base_url": fake.base_url,
+        "api_key_env": TEST_KEY_ENV,
+        "model": "fake/vision-1",
+        "rpm": None,
+        "timeout_s": 5,
+        "backoff_s": 0.05,
+        "backoff_max_s": 0.2,
+        "concurrency": 2,
+        **openai,
+    }
+    config = {"engine": "openai", "images": str(images), "truth": "", "openai": section}
+    path = root / "api.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path

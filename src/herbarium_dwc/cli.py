@@ -3,6 +3,7 @@
 herbarium-dwc table IMAGES          list the specimen ids an images setting finds
 herbarium-dwc evaluate RESULTS TRUTH  compare a run's records with ground truth
 herbarium-dwc retry-failed RESULTS  delete failed records so the next run redoes them
+herbarium-dwc gate RESULTS          show (or --reopen) the API engine's shared rate gate
 herbarium-dwc demo FOLDER           draw the demo sheets and their truth.csv
 herbarium-dwc status RESULTS        progress of the latest run (--watch to follow)
 herbarium-dwc report RESULTS        write the quality report of a run
@@ -91,6 +92,28 @@ def _cmd_retry_failed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gate(args: argparse.Namespace) -> int:
+    from herbarium_dwc.ratelimit import (
+        GATE_FILE,
+        GateSettings,
+        RateGate,
+        SQLiteGateStore,
+    )
+
+    path = Path(args.gate) if args.gate else Path(args.results) / GATE_FILE
+    if not path.exists():
+        raise HerbariumError(
+            f"{path} does not exist; no API run has used this results folder "
+            "(or name the store with --gate)"
+        )
+    gate = RateGate(SQLiteGateStore(path), GateSettings())
+    if args.reopen:
+        gate.reopen(all_keys=True)
+        sys.stdout.write(f"reopened {path}: stop switch and key benches cleared\n")
+    sys.stdout.write(json.dumps(gate.report(), indent=1) + "\n")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from herbarium_dwc.demo import write_demo
 
@@ -173,6 +196,23 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("--kind", action="append", help="only failures of this kind")
     retry.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     retry.set_defaults(func=_cmd_retry_failed)
+
+    gate = commands.add_parser(
+        "gate",
+        help="show the API engine's shared rate gate, or reopen it",
+        description=(
+            "Example: herbarium-dwc gate results --reopen (after topping up "
+            "credits or raising a quota, to go on before the known reset time)"
+        ),
+    )
+    gate.add_argument("results", help="the results folder")
+    gate.add_argument("--gate", help="the gate store file, if not RESULTS/gate.sqlite")
+    gate.add_argument(
+        "--reopen",
+        action="store_true",
+        help="clear the stop switch and every key bench",
+    )
+    gate.set_defaults(func=_cmd_gate)
 
     demo = commands.add_parser("demo", help="draw the demo sheets and truth.csv")
     demo.add_argument("folder", help="where to write images/ and truth.csv")

@@ -17,6 +17,7 @@ Every message names the input, what was wrong and what to do next.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class FailureKind(StrEnum):
@@ -47,13 +48,30 @@ class SpecimenError(HerbariumError):
     :param kind: the failure kind written to the record.
     :param message: what went wrong and what to do about it.
     :param attempts: how many attempts were made before giving up.
+    :param reply: the text the engine answered, kept for the record when it
+        explains the failure (a refusal, a model's reasoning, invalid JSON).
+    :param usage: tokens and cost the failed attempts used, as the keys of
+        :class:`herbarium_dwc.record.Usage`, so failed records count in totals.
+    :param model: the model that answered last, if not the configured one.
     """
 
-    def __init__(self, kind: FailureKind, message: str, attempts: int = 1) -> None:
+    def __init__(
+        self,
+        kind: FailureKind,
+        message: str,
+        attempts: int = 1,
+        *,
+        reply: str | None = None,
+        usage: dict[str, Any] | None = None,
+        model: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.attempts = attempts
+        self.reply = reply
+        self.usage = usage
+        self.model = model
 
 
 class ImageError(SpecimenError):
@@ -65,4 +83,11 @@ class TransientError(HerbariumError):
 
 
 class GateClosedError(TransientError):
-    """The shared rate gate refuses all requests (quota, credit, auth, budget)."""
+    """The shared rate gate refuses all requests (quota, credit, auth, budget).
+
+    :param kind: why the gate closed: quota, credits, auth, budget or config.
+    """
+
+    def __init__(self, message: str, kind: str = "closed") -> None:
+        super().__init__(message)
+        self.kind = kind

@@ -70,6 +70,13 @@ EVENT_FIELDS: frozenset[str] = frozenset(
         "prompt_tokens",
         "completion_tokens",
         "cost_usd",
+        # API requests: seconds waited at the rate gate, the *name* of the
+        # environment variable that held the key (never the key), the reply
+        # format asked for and the provider's host name.
+        "waited_s",
+        "key_env",
+        "response_format",
+        "host",
     }
 )
 

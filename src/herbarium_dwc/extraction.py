@@ -30,6 +30,7 @@ from herbarium_dwc.record import (
     OcrResult,
     SpecimenRecord,
     Timing,
+    Usage,
     read_record,
     utc_now,
     write_json_atomic,
@@ -253,17 +254,30 @@ def _run_engine(
         result: EngineResult = engine.extract(specimen_id, image, ocr)
     except SpecimenError as exc:
         logger.warning("%s: %s: %s", specimen_id, exc.kind, exc.message)
-        return _failed(
+        info = engine.info
+        if exc.model and exc.model != info.model:
+            info = info.model_copy(update={"model": exc.model})
+        failed = _failed(
             specimen_id,
             run,
             manifest,
-            engine.info,
-            Failure(kind=exc.kind, message=exc.message, attempts=exc.attempts),
+            info,
+            Failure(
+                kind=exc.kind,
+                message=exc.message,
+                attempts=exc.attempts,
+                reply=exc.reply,
+            ),
         )
+        if exc.usage:
+            # Failed API attempts are paid too; keep them in the run's totals.
+            failed.usage = Usage.model_validate(exc.usage)
+        return failed
     latency = round(time.perf_counter() - clock, 3)
     dwc, flags = normalise_record(result.verbatim, normalise)
     flags = [*result.flags, *flags]
     flags += [f"{key}:unknown_term" for key in result.unknown_keys]
+    flags += result.flags
     info = engine.info
     if result.model and result.model != info.model:
         info = info.model_copy(update={"model": result.model})

@@ -46,11 +46,16 @@ class EngineInfo(BaseModel):
 
 
 class Failure(BaseModel):
-    """Why a specimen could not be extracted."""
+    """Why a specimen could not be extracted.
+
+    ``reply`` keeps what an API engine answered when that explains the
+    failure (a refusal, a reasoning model's thoughts, text that is not JSON).
+    """
 
     kind: FailureKind
     message: str
     attempts: int = 1
+    reply: str | None = None
 
 
 class OcrLine(BaseModel):

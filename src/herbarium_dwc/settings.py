@@ -8,6 +8,7 @@ objects the stages take, so the workflow and the CLI agree on them.
 from __future__ import annotations
 
 import re
+from pathlib import PurePath
 from typing import Any
 
 from herbarium_dwc.images import PrepareSettings
@@ -15,6 +16,16 @@ from herbarium_dwc.images import PrepareSettings
 # The offline engine's parser version: bump it when labelparse changes what it
 # returns, so results of the new parser land in a new run folder.
 OFFLINE_PARSER_VERSION = "parser-v1"
+
+# Short names for vision models on OpenRouter; openai.presets in the config
+# adds more or overrides these.
+DEFAULT_PRESETS: dict[str, str] = {
+    "qwen-vl-72b-free": "qwen/qwen-2.5-vl-72b-instruct:free",
+    "gemini-flash": "google/gemini-2.0-flash-001",
+    "gpt-4o-mini": "openai/gpt-4o-mini",
+    "gpt-4o": "openai/gpt-4o",
+    "claude-sonnet": "anthropic/claude-3.5-sonnet",
+}
 
 _SLUG = re.compile(r"[^A-Za-z0-9.]+")
 
@@ -31,14 +42,21 @@ def engine_model(config: dict[str, Any]) -> str:
         return "rapidocr"
     if engine == "noop":
         return "noop"
-    return str(config.get("openai", {}).get("model", ""))
+    section = config.get("openai") or {}
+    model = str(section.get("model", ""))
+    # A preset and the model id it names are the same run.
+    presets = {**DEFAULT_PRESETS, **(section.get("presets") or {})}
+    return str(presets.get(model, model))
 
 
 def prompt_version(config: dict[str, Any]) -> str:
     """Return the prompt (or parser) version that shapes the engine's answers."""
     engine = config.get("engine", "offline")
     if engine == "openai":
-        return str(config.get("openai", {}).get("prompt", "dwc-v1"))
+        prompt = str((config.get("openai") or {}).get("prompt") or "dwc-v1")
+        return (
+            PurePath(prompt).stem if prompt.endswith(".txt") else PurePath(prompt).name
+        )
     if engine == "noop":
         return "none"
     return OFFLINE_PARSER_VERSION

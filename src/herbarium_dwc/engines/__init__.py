@@ -50,10 +50,16 @@ class Engine(Protocol):
         ...
 
 
-def build_engine(config: dict[str, Any]) -> Engine:
+def build_engine(config: dict[str, Any], *, prompt_path: str | None = None) -> Engine:
     """Create the engine the workflow config names.
 
-    :raises ConfigError: the engine name is unknown or not available yet.
+    :param config: the validated workflow config.
+    :param prompt_path: the prompt file of an API engine (the workflow passes
+        the one under its config/prompts); None finds it from the config.
+    :raises ConfigError: the engine name is unknown, or its settings, prompt
+        or keys cannot be used.
+
+    >>> engine = build_engine({"engine": "offline"})
     """
     name = config.get("engine", "offline")
     if name == "offline":
@@ -76,8 +82,7 @@ def build_engine(config: dict[str, Any]) -> Engine:
 
         return NoopEngine(float(config.get("noop", {}).get("delay_s", 0.0)))
     if name == "openai":
-        raise ConfigError(
-            "engine: openai is not available in this version yet; set engine: "
-            "offline to use the bundled OCR engine"
-        )
+        from herbarium_dwc.engines.openai import OpenAIEngine
+
+        return OpenAIEngine(config, prompt_path=prompt_path or None)
     raise ConfigError(f"engine: {name!r} is unknown; use offline, openai or noop")
