@@ -3,13 +3,18 @@ import sys
 
 from herbarium_dwc.errors import ConfigError
 from herbarium_dwc.demo import DEMO_LABELS
-from herbarium_dwc.settings import needs_ocr, run_id
+from herbarium_dwc.settings import extraction_runs_locally, needs_ocr, run_id
 from herbarium_dwc.specimens import ID_PATTERN, Specimen, build_table, select_range
 
 RESULTS = config["results"].rstrip("/")
 RUN = run_id(config)
 DEMO = config["images"] == "demo"
 DEMO_DIR = "resources/demo"
+# Per-specimen CPU jobs (prepare, OCR, offline extraction) share one group, so
+# on a cluster `--group-components specimen=N` sends N specimens per job.
+SPECIMEN_GROUP = "specimen"
+# API extraction runs on the submitting host unless api_on_cluster is set.
+EXTRACT_LOCAL = extraction_runs_locally(config)
 
 
 def load_selection():
@@ -54,6 +59,12 @@ def get_extract_inputs(wildcards):
     if needs_ocr(config):
         inputs["ocr"] = f"{RESULTS}/work/ocr/{wildcards.specimen_id}.json"
     return inputs
+
+
+def get_extract_group():
+    """The group of extract_specimen: none when it runs on the submitting host
+    (a grouped rule cannot be a local rule)."""
+    return None if EXTRACT_LOCAL else SPECIMEN_GROUP
 
 
 def get_specimen_records():

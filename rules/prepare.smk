@@ -6,6 +6,8 @@ rule prepare_image:
         temp(f"{RESULTS}/work/prepared/{{specimen_id}}.json"),
     log:
         "logs/prepare_image/{specimen_id}.log",
+    group:
+        SPECIMEN_GROUP
     conda:
         "../envs/herbarium-dwc.yaml"
     params:
