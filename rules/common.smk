@@ -48,16 +48,20 @@ def get_image_path(wildcards):
     return PATHS[wildcards.specimen_id]
 
 
-def get_demo_sheet(wildcards):
+# Inputs below are fixed patterns, not input functions: Snakemake calls an
+# input function once per job, which adds up over 100,000 specimens.
+
+
+def get_demo_sheet():
     """The demo sheet a specimen needs rendered first, if the demo is running."""
-    return [PATHS[wildcards.specimen_id]] if DEMO else []
+    return [f"{DEMO_DIR}/images/{{specimen_id}}.jpg"] if DEMO else []
 
 
-def get_extract_inputs(wildcards):
+def get_extract_inputs():
     """The prepared image manifest, plus the OCR text when the engine reads it."""
-    inputs = {"prepared": f"{RESULTS}/work/prepared/{wildcards.specimen_id}.json"}
+    inputs = {"prepared": f"{RESULTS}/work/prepared/{{specimen_id}}.json"}
     if needs_ocr(config):
-        inputs["ocr"] = f"{RESULTS}/work/ocr/{wildcards.specimen_id}.json"
+        inputs["ocr"] = f"{RESULTS}/work/ocr/{{specimen_id}}.json"
     return inputs
 
 

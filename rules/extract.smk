@@ -3,7 +3,7 @@
 # (compute nodes often have no internet); the offline engine joins the group.
 rule extract_specimen:
     input:
-        unpack(get_extract_inputs),
+        **get_extract_inputs(),
     output:
         f"{RESULTS}/specimens/{RUN}/{{specimen_id}}.json",
     log:

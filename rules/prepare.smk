@@ -1,7 +1,7 @@
 # Read one image, orient and shrink it, and cache the result by content hash.
 rule prepare_image:
     input:
-        get_demo_sheet,
+        get_demo_sheet(),
     output:
         temp(f"{RESULTS}/work/prepared/{{specimen_id}}.json"),
     log:
