@@ -218,6 +218,7 @@ SLURM_ARGS=(
   # No accounting daemon here: sacct cannot answer, squeue can (trap 2).
   --slurm-status-command squeue
   --slurm-init-seconds-before-status-checks 2
+  --seconds-between-status-checks 5
   --slurm-no-account
 )
 

@@ -7,6 +7,7 @@ tests need no cluster. The run on a real one-node SLURM cluster is
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -154,6 +155,19 @@ def test_api_extraction_is_a_local_rule_unless_api_on_cluster(
     }
     assert placement["prepare_image"] == {"local": False, "group": "specimen"}
     assert placement["merge_occurrences"] == {"local": False, "group": None}
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("snakemake_executor_plugin_slurm") is None,
+    reason="profiles/slurm needs the [slurm] extra (snakemake-executor-plugin-slurm)",
+)
+def test_slurm_profile_plans_50_specimens_per_job(
+    workflow: Workflow, sheets: Callable[..., Path]
+) -> None:
+    config = _config(sheets(60), "noop")
+    groups, single = _dry_run(workflow, config, "--profile", "profiles/slurm")
+    assert sorted(len(group) for group in groups) == [20, 100]
+    assert sorted(single) == ["all", "merge_occurrences", "summarise_quality"]
 
 
 def _rule_names() -> set[str]:
