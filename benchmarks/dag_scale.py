@@ -19,6 +19,7 @@ Prints figures, asserts nothing. Work folders are cached under --out
 
     PYTHONPATH=src python benchmarks/dag_scale.py --sizes 100 10000 100000
     PYTHONPATH=src python benchmarks/dag_scale.py --sizes 10000 --cprofile
+    PYTHONPATH=src python benchmarks/dag_scale.py --sizes 100000 --limit 20000
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ BARE_SNAKEFILE = """\
 import csv
 
 with open(config["manifest"], newline="") as handle:
-    PATHS = {row["specimen_id"]: row["path"] for row in csv.DictReader(handle)}
+    ROWS = sorted(csv.DictReader(handle), key=lambda row: row["specimen_id"])
+OFFSET = int(config.get("offset", 0))
+LIMIT = config.get("limit")
+ROWS = ROWS[OFFSET : None if LIMIT is None else OFFSET + int(LIMIT)]
+PATHS = {row["specimen_id"]: row["path"] for row in ROWS}
 RUN = "offline-rapidocr-parser-v1"
 RECORDS = expand("results/specimens/{run}/{id}.json", run=RUN, id=list(PATHS))
 
@@ -213,10 +218,13 @@ def dry_run(
     group_size: int,
     out: Path,
     cprofile: bool,
+    limit: int | None = None,
 ) -> Measure:
-    """Time one ``snakemake --dry-run`` in a fresh folder."""
+    """Time one ``snakemake --dry-run`` in a fresh folder (on the first
+    ``limit`` specimens of the table when given: one batch of a large run)."""
     manifest = write_manifest(out, count)
-    folder = out / f"{variant}-{count}-g{group_size}"
+    batch = f"-limit{limit}" if limit else ""
+    folder = out / f"{variant}-{count}{batch}-g{group_size}"
     prepare_folder(variant, folder, grouped=group_size >= 0)
     cmd = [sys.executable]
     if cprofile:
@@ -228,6 +236,8 @@ def dry_run(
         cmd += ["--config", f"images={manifest}", "truth=", "engine=offline"]
     else:
         cmd += ["--config", f"manifest={manifest}"]
+    if limit:
+        cmd += [f"limit={limit}"]
     log = folder / "dry-run.log"
     env = dict(os.environ)
     if env.get("PYTHONPATH"):
@@ -277,28 +287,38 @@ def main() -> None:
         "per rule and specimen)",
     )
     parser.add_argument("--variants", nargs="+", default=["ours", "bare"])
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="plan only the first LIMIT specimens of the table (one batch)",
+    )
     parser.add_argument("--out", type=Path, default=Path("/tmp/herbarium-dag-scale"))
     parser.add_argument(
         "--cprofile", action="store_true", help="profile each dry-run and print"
     )
     args = parser.parse_args()
     header = (
-        f"{'variant':8} {'specimens':>9} {'group':>5} {'seconds':>8} "
+        f"{'variant':8} {'specimens':>9} {'batch':>7} {'group':>5} {'seconds':>8} "
         f"{'cpu s':>8} {'peak MB':>8} {'jobs':>7} {'sbatch':>7} rc"
     )
     print(header, flush=True)
     for count in args.sizes:
         for group_size in args.group_sizes:
             for variant in args.variants:
-                m = dry_run(variant, count, group_size, args.out, args.cprofile)
+                m = dry_run(
+                    variant, count, group_size, args.out, args.cprofile, args.limit
+                )
                 print(
-                    f"{m.variant:8} {m.specimens:9d} {m.group_size:5d} "
+                    f"{m.variant:8} {m.specimens:9d} {args.limit or count:7d} "
+                    f"{m.group_size:5d} "
                     f"{m.seconds:8.1f} {m.cpu_seconds:8.1f} {m.peak_mb:8.0f} "
                     f"{m.jobs:7d} {m.submissions:7d} {m.returncode}",
                     flush=True,
                 )
                 if args.cprofile:
-                    folder = args.out / f"{variant}-{count}-g{group_size}"
+                    batch = f"-limit{args.limit}" if args.limit else ""
+                    folder = args.out / f"{variant}-{count}{batch}-g{group_size}"
                     show_profile(folder / "dry-run.prof")
 
 
