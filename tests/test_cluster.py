@@ -58,24 +58,15 @@ def _config(images: Path, engine: str, **extra: object) -> dict[str, object]:
     return {"images": str(images), "engine": engine, "truth": "", **extra}
 
 
-def test_group_components_put_n_specimens_into_one_group_job(
+def test_group_components_put_n_specimens_with_all_their_steps_into_one_job(
     workflow: Workflow, sheets: Callable[..., Path]
 ) -> None:
-    config = _config(sheets(6), "noop")
-    groups, single = _dry_run(workflow, config, "--group-components", "specimen=3")
-    assert len(groups) == 2
-    for group in groups:
-        assert sorted(group) == ["extract_specimen"] * 3 + ["prepare_image"] * 3
-    assert sorted(single) == ["all", "merge_occurrences", "summarise_quality"]
-
-
-def test_offline_engine_groups_preparation_ocr_and_extraction_per_specimen(
-    workflow: Workflow, sheets: Callable[..., Path]
-) -> None:
-    groups, _ = _dry_run(workflow, _config(sheets(2), "offline"))
+    config = _config(sheets(4), "offline")
+    groups, single = _dry_run(workflow, config, "--group-components", "specimen=2")
     assert [sorted(group) for group in groups] == [
-        ["extract_specimen", "ocr_image", "prepare_image"]
+        ["extract_specimen"] * 2 + ["ocr_image"] * 2 + ["prepare_image"] * 2
     ] * 2
+    assert sorted(single) == ["all", "merge_occurrences", "summarise_quality"]
 
 
 def test_api_extraction_stays_out_of_the_group_by_default(
@@ -138,7 +129,7 @@ def _rule_placement(workflow: Workflow, config: dict[str, object]) -> dict[str, 
 
 @pytest.mark.parametrize(
     ("engine", "api_on_cluster", "local"),
-    [("openai", False, True), ("openai", True, False), ("offline", False, False)],
+    [("openai", False, True), ("openai", True, False)],
 )
 def test_api_extraction_is_a_local_rule_unless_api_on_cluster(
     workflow: Workflow,
