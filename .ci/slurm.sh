@@ -251,6 +251,9 @@ for _ in $(seq 1200); do
   sleep 0.1
 done
 [ -n "$victim" ] || { tail -n 30 "$TMP/cluster-1.log"; fail "no running job to cancel"; }
+# Records are written atomically: every one that exists now is finished, and
+# must survive the cancellation, even those of the cancelled group job.
+at_cancel=$(find "$records" -name '*.json' | sort)
 scancel "$victim"
 say "scancel $victim ($(squeue -h -j "$victim" -o %j 2>/dev/null || echo gone))"
 status=0
@@ -273,6 +276,10 @@ for record in $done_before; do
     fail "$record is not a whole JSON record"
 done
 check "the $n_before records written are whole JSON"
+for record in $at_cancel; do
+  [ -f "$record" ] || fail "$record, finished before scancel, was deleted"
+done
+check "the $(echo "$at_cancel" | grep -c .) records finished before scancel were kept"
 stat -c '%n %i %Y' $done_before >"$TMP/before.stat"
 
 # A dry-run must plan exactly the missing specimens.
