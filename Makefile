@@ -1,5 +1,6 @@
 # Two entry points for a fresh machine: `make demo` and `make test`.
-# Both create .venv with the system python3 and install this package into it.
+# Both create .venv with the system python3 and install this package into it
+# (with the SLURM executor plugin, so the tests can load profiles/slurm).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CORES ?= 2
@@ -9,7 +10,7 @@ CORES ?= 2
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,slurm]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -5,7 +5,12 @@ from pathlib import Path
 
 from herbarium_dwc.errors import ConfigError
 from herbarium_dwc.demo import DEMO_LABELS
-from herbarium_dwc.settings import needs_ocr, prepare_settings, run_id
+from herbarium_dwc.settings import (
+    extraction_runs_locally,
+    needs_ocr,
+    prepare_settings,
+    run_id,
+)
 from herbarium_dwc.specimens import ID_PATTERN, Specimen, build_table, select_range
 from herbarium_dwc.status_collector import prepare_status
 
@@ -13,6 +18,11 @@ RESULTS = config["results"].rstrip("/")
 RUN = run_id(config)
 DEMO = config["images"] == "demo"
 DEMO_DIR = "resources/demo"
+# Per-specimen CPU jobs (prepare, OCR, offline extraction) share one group, so
+# on a cluster `--group-components specimen=N` sends N specimens per job.
+SPECIMEN_GROUP = "specimen"
+# API extraction runs on the submitting host unless api_on_cluster is set.
+EXTRACT_LOCAL = extraction_runs_locally(config)
 
 
 def load_selection():
@@ -99,9 +109,13 @@ def get_image_path(wildcards):
     return PATHS[wildcards.specimen_id]
 
 
-def get_demo_sheet(wildcards):
+# Inputs below are fixed patterns, not input functions: Snakemake calls an
+# input function once per job, which adds up over 100,000 specimens.
+
+
+def get_demo_sheet():
     """The demo sheet a specimen needs rendered first, if the demo is running."""
-    return [PATHS[wildcards.specimen_id]] if DEMO else []
+    return [f"{DEMO_DIR}/images/{{specimen_id}}.jpg"] if DEMO else []
 
 
 def get_python():
@@ -128,12 +142,18 @@ def get_prepare_options():
     )
 
 
-def get_extract_inputs(wildcards):
+def get_extract_inputs():
     """The prepared image manifest, plus the OCR text when the engine reads it."""
-    inputs = {"prepared": f"{RESULTS}/work/prepared/{wildcards.specimen_id}.json"}
+    inputs = {"prepared": f"{RESULTS}/work/prepared/{{specimen_id}}.json"}
     if needs_ocr(config):
-        inputs["ocr"] = f"{RESULTS}/work/ocr/{wildcards.specimen_id}.json"
+        inputs["ocr"] = f"{RESULTS}/work/ocr/{{specimen_id}}.json"
     return inputs
+
+
+def get_extract_group():
+    """The group of extract_specimen: none when it runs on the submitting host
+    (a grouped rule cannot be a local rule)."""
+    return None if EXTRACT_LOCAL else SPECIMEN_GROUP
 
 
 def get_specimen_records():

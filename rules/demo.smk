@@ -7,6 +7,7 @@ rule render_demo_sheets:
         truth=f"{DEMO_DIR}/truth.csv",
     log:
         "logs/render_demo_sheets/render_demo_sheets.log",
+    localrule: True
     conda:
         "../envs/herbarium-dwc.yaml"
     script:

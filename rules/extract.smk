@@ -4,13 +4,18 @@
 # rule; each fails within a second without a request and leaves no record.
 # A job cannot stop the scheduler; Snakemake's onerror hook then prints the
 # reason once (rules/common.smk, report_api_gate).
+# API engines run it on the submitting host unless api_on_cluster is set
+# (compute nodes often have no internet); the offline engine joins the group.
 rule extract_specimen:
     input:
-        unpack(get_extract_inputs),
+        **get_extract_inputs(),
     output:
         f"{RESULTS}/specimens/{RUN}/{{specimen_id}}.json",
     log:
         f"logs/extract_specimen/{RUN}/{{specimen_id}}.log",
+    group:
+        get_extract_group()
+    localrule: EXTRACT_LOCAL
     conda:
         "../envs/herbarium-dwc.yaml"
     resources:

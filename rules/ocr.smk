@@ -6,6 +6,8 @@ rule ocr_image:
         temp(f"{RESULTS}/work/ocr/{{specimen_id}}.json"),
     log:
         "logs/ocr_image/{specimen_id}.log",
+    group:
+        SPECIMEN_GROUP
     conda:
         "../envs/herbarium-dwc.yaml"
     script:

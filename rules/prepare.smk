@@ -4,11 +4,13 @@
 # stage (benchmarks/prepare_throughput.py).
 rule prepare_image:
     input:
-        get_demo_sheet,
+        get_demo_sheet(),
     output:
         temp(f"{RESULTS}/work/prepared/{{specimen_id}}.json"),
     log:
         "logs/prepare_image/{specimen_id}.log",
+    group:
+        SPECIMEN_GROUP
     conda:
         "../envs/herbarium-dwc.yaml"
     params:

@@ -27,6 +27,9 @@ DEFAULT_PRESETS: dict[str, str] = {
     "claude-sonnet": "anthropic/claude-3.5-sonnet",
 }
 
+# Engines that call a remote API; their extraction needs the network.
+API_ENGINES = frozenset({"openai"})
+
 _SLUG = re.compile(r"[^A-Za-z0-9.]+")
 
 
@@ -101,6 +104,31 @@ def prepare_settings(config: dict[str, Any]) -> PrepareSettings:
         min_quality=min(quality, int(prepare.get("min_quality", defaults.min_quality))),
         max_pixels=int(prepare.get("max_pixels", defaults.max_pixels)),
     )
+
+
+def is_api_engine(config: dict[str, Any]) -> bool:
+    """True when the configured engine sends requests to a remote API."""
+    return config.get("engine", "offline") in API_ENGINES
+
+
+def extraction_runs_locally(config: dict[str, Any]) -> bool:
+    """Whether ``extract_specimen`` runs on the submitting host under a cluster
+    executor.
+
+    API extraction needs the network, and compute nodes often have none, so by
+    default it stays on the host that runs Snakemake (a local rule) while
+    preparation and OCR go to the cluster. ``api_on_cluster: true`` sends it
+    to the cluster too, for sites whose nodes can reach the provider. Engines
+    that need no network always run where the other per-specimen jobs run.
+
+    >>> extraction_runs_locally({"engine": "openai"})
+    True
+    >>> extraction_runs_locally({"engine": "openai", "api_on_cluster": True})
+    False
+    >>> extraction_runs_locally({"engine": "offline"})
+    False
+    """
+    return is_api_engine(config) and not bool(config.get("api_on_cluster", False))
 
 
 def needs_ocr(config: dict[str, Any]) -> bool:

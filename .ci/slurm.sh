@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# CI: run the workflow on a real one-node SLURM cluster (issue 7).
+#
+# Installs Debian's slurm-wlm and munge, starts munged, slurmctld and slurmd
+# on 127.0.0.1 under a temporary folder, then:
+#   1. runs the workflow locally on N real lichen sheets (the reference) and,
+#      at the same time, through `--executor slurm` with profiles/slurm on
+#      the same sheets; cancels one job with scancel while it runs, checks the
+#      records already written are whole and that a dry-run plans exactly the
+#      missing ones;
+#   2. reruns through SLURM, checks that no finished record was redone, and
+#      that occurrence.csv equals the local run's byte for byte.
+# Every snakemake call runs under `timeout -k 10`; the daemons are stopped by
+# PID and /etc/slurm/slurm.conf is removed in the EXIT trap.
+#
+# Environment: PY (python with snakemake and the slurm plugin; default
+# .venv/bin/python), HERBARIUM_SHARED_DATA (default ../shared/data),
+# SLURM_CI_SHEETS (default 10), SLURM_CI_KEEP=1 keeps the temporary folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+PY=${PY:-$REPO/.venv/bin/python}
+SHARED=${HERBARIUM_SHARED_DATA:-$REPO/../shared/data}
+LICHENS=$SHARED/aocr/lichens
+SHEETS=${SLURM_CI_SHEETS:-10}
+# Two specimens per group job: enough jobs to cancel one mid-run, few enough
+# submissions to stay fast.
+GROUP_SIZE=2
+CONF_LINK=/etc/slurm/slurm.conf
+STARTED=$(date +%s)
+
+say() { echo "slurm-ci: $*"; }
+PASSED=0
+FAILED=0
+SKIPPED=0
+check() {
+  PASSED=$((PASSED + 1))
+  say "ok: $*"
+}
+skip() {
+  SKIPPED=1
+  say "SKIPPED: $*"
+  exit 0
+}
+fail() {
+  FAILED=1
+  say "FAILED: $*" >&2
+  exit 1
+}
+
+# --- can this machine run it? ------------------------------------------------
+[ -d "$LICHENS/images" ] || skip "$LICHENS/images is absent (set HERBARIUM_SHARED_DATA)"
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  skip "installing slurm-wlm and munge needs root and apt-get; this machine has neither"
+fi
+[ -x "$PY" ] || fail "$PY not found; run 'make install' first or set PY"
+
+# --- install ----------------------------------------------------------------
+install_packages() {
+  local missing=()
+  command -v slurmctld >/dev/null || missing+=(slurm-wlm)
+  command -v munged >/dev/null || missing+=(munge)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]} from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  local apt=(apt-get -o DPkg::Lock::Timeout=120 -y -qq --no-install-recommends)
+  if ! "${apt[@]}" install "${missing[@]}" >/tmp/slurm-ci-apt.log 2>&1; then
+    # A fresh machine may have no package lists yet.
+    apt-get -o DPkg::Lock::Timeout=120 -qq update >>/tmp/slurm-ci-apt.log 2>&1 ||
+      skip "apt-get update failed: this machine cannot install packages (see /tmp/slurm-ci-apt.log)"
+    "${apt[@]}" install "${missing[@]}" >>/tmp/slurm-ci-apt.log 2>&1 ||
+      skip "apt-get install ${missing[*]} failed: this machine cannot install packages (see /tmp/slurm-ci-apt.log)"
+  fi
+}
+install_packages
+if ! "$PY" -c "import snakemake_executor_plugin_slurm" 2>/dev/null; then
+  say "installing the optional dependency group [slurm] into $PY"
+  "$PY" -m pip install --quiet -e "$REPO[slurm]"
+fi
+
+# --- start a one-node cluster ------------------------------------------------
+TMP=$(mktemp -d /tmp/herbarium-slurm.XXXXXX)
+chmod 755 "$TMP"
+PIDFILES=()
+OWN_LINK=0
+
+cleanup() {
+  local status=$?
+  set +e
+  # squeue can only run while slurmctld does; cancel leftovers first.
+  if [ -n "${SLURM_CONF:-}" ]; then
+    timeout 10 scancel --user=root >/dev/null 2>&1
+  fi
+  for pidfile in "${PIDFILES[@]}"; do
+    if [ -s "$pidfile" ]; then
+      local pid
+      pid=$(cat "$pidfile")
+      kill "$pid" 2>/dev/null
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null
+    fi
+  done
+  # A job process that outlived its job would hold files in $TMP: stop any
+  # process whose working folder is in it (ours alone), by PID.
+  for proc in /proc/[0-9]*; do
+    case "$(readlink "$proc/cwd" 2>/dev/null)" in
+      "$TMP"/*)
+        say "stopping leftover job process ${proc#/proc/}"
+        kill -9 "${proc#/proc/}" 2>/dev/null
+        ;;
+    esac
+  done
+  if [ "$OWN_LINK" = 1 ] && [ "$(readlink "$CONF_LINK")" = "$TMP/slurm.conf" ]; then
+    rm -f "$CONF_LINK"
+  fi
+  if [ "$status" != 0 ]; then
+    for log in "$TMP"/slurmctld.log "$TMP"/slurmd.log; do
+      [ -f "$log" ] && { echo "--- tail of $log"; tail -n 20 "$log"; }
+    done
+  fi
+  if [ "${SLURM_CI_KEEP:-0}" = 1 ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
+  say "wall time $(($(date +%s) - STARTED)) s (exit $status)"
+  # The closing line CI reads, as a test runner's.
+  echo "slurm-ci: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+free_port() {
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+if [ -e "$CONF_LINK" ] || [ -L "$CONF_LINK" ]; then
+  if [ -L "$CONF_LINK" ] && [ ! -e "$CONF_LINK" ]; then
+    say "removing a dangling $CONF_LINK left by an earlier run"
+    rm -f "$CONF_LINK"
+  else
+    fail "$CONF_LINK exists (another cluster on this machine?); remove it or stop that cluster"
+  fi
+fi
+
+HOST=$(hostname -s)
+# Three quarters of the machine's memory, at most 16 GB.
+NODE_MB=$(awk '/MemTotal/ { m = int($2 / 1024 * 3 / 4); print (m > 16000 ? 16000 : m) }' /proc/meminfo)
+MUNGE_SOCKET=$TMP/munge/munge.socket
+mkdir -p "$TMP/munge" "$TMP/state" "$TMP/spool"
+chown munge:munge "$TMP/munge"
+chmod 755 "$TMP/munge"
+[ -s /etc/munge/munge.key ] || mungekey --create --keyfile=/etc/munge/munge.key
+runuser -u munge -- munged --socket="$MUNGE_SOCKET" \
+  --pid-file="$TMP/munge/munged.pid" --log-file="$TMP/munge/munged.log" \
+  --seed-file="$TMP/munge/munged.seed"
+PIDFILES+=("$TMP/munge/munged.pid")
+
+cat >"$TMP/slurm.conf" <<EOF
+# One node on 127.0.0.1, made by .ci/slurm.sh; see shared/notes/slurm-single-node.md.
+ClusterName=herbariumci
+SlurmctldHost=$HOST(127.0.0.1)
+SlurmctldPort=$(free_port)
+SlurmdPort=$(free_port)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket=$MUNGE_SOCKET
+StateSaveLocation=$TMP/state
+SlurmdSpoolDir=$TMP/spool
+SlurmctldPidFile=$TMP/slurmctld.pid
+SlurmdPidFile=$TMP/slurmd.pid
+SlurmctldLogFile=$TMP/slurmctld.log
+SlurmdLogFile=$TMP/slurmd.log
+# pgid, not linuxproc: with linuxproc the snakemake process of a cancelled
+# group job was reparented to init, escaped the kill and hung on.
+ProctrackType=proctrack/pgid
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU=500
+MailProg=/bin/true
+ReturnToService=2
+# squeue must still list finished jobs when the executor asks (no accounting).
+MinJobAge=600
+# Memory as on a small compute node, so profiles/slurm's requests fit.
+NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=$NODE_MB State=UNKNOWN
+PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
+EOF
+export SLURM_CONF=$TMP/slurm.conf
+# Job steps lose SLURM_CONF (trap 1 in the notes): they read /etc/slurm.
+ln -s "$TMP/slurm.conf" "$CONF_LINK"
+OWN_LINK=1
+
+slurmctld -f "$SLURM_CONF"
+PIDFILES+=("$TMP/slurmctld.pid")
+slurmd -f "$SLURM_CONF" -N "$HOST"
+PIDFILES+=("$TMP/slurmd.pid")
+for _ in $(seq 100); do
+  state=$(sinfo -h -N -o %t 2>/dev/null || true)
+  [ "$state" = idle ] && break
+  sleep 0.2
+done
+[ "$state" = idle ] || fail "the node did not become idle (state '$state')"
+timeout -k 5 30 srun -N1 hostname >/dev/null || fail "srun hostname failed"
+check "cluster up after $(($(date +%s) - STARTED)) s: $(sinfo -h -o '%P %D %c cpus %m MB %t')"
+
+# --- the workflow, locally and through SLURM ----------------------------------
+copy_workflow() {
+  mkdir -p "$1"
+  cp -r Snakefile rules scripts config profiles envs "$1/"
+}
+# No truth: evaluation is not what this run compares. OCR gets 1000 px
+# instead of 2800 (the sheets are about 1600 px wide): it is most of the CPU
+# time here, and both runs use the same settings, so the comparison holds.
+printf 'offline:\n  max_edge: 1000\n' >"$TMP/ci.yaml"
+CONFIG=(--configfile "$TMP/ci.yaml" --config "images=$LICHENS/images" "limit=$SHEETS" "truth=")
+RUN=offline-rapidocr-parser-v1
+SLURM_ARGS=(
+  --profile profiles/slurm
+  --group-components "specimen=$GROUP_SIZE"
+  # No accounting daemon here: sacct cannot answer, squeue can (trap 2).
+  --slurm-status-command squeue
+  --slurm-init-seconds-before-status-checks 2
+  --seconds-between-status-checks 5
+  --slurm-no-account
+)
+
+copy_workflow "$TMP/local"
+copy_workflow "$TMP/cluster"
+
+# The local reference run goes on beside the cluster run: it fills the
+# cluster run's idle gaps (submission, status checks, job start-up).
+t_local=$(date +%s)
+(cd "$TMP/local" && exec timeout -k 10 360 "$PY" -m snakemake --cores 2 \
+  "${CONFIG[@]}" >"$TMP/local.log" 2>&1) &
+local_run=$!
+
+submissions() { grep -c "_slurm_rpc_submit_batch_job: JobId=" "$TMP/slurmctld.log" || true; }
+
+# Start the cluster run, cancel one group job once it runs, let the rest end.
+t0=$(date +%s)
+records=$TMP/cluster/results/specimens/$RUN
+(cd "$TMP/cluster" && exec timeout -k 10 360 "$PY" -m snakemake "${SLURM_ARGS[@]}" \
+  "${CONFIG[@]}" >"$TMP/cluster-1.log" 2>&1) &
+first_run=$!
+victim=""
+for _ in $(seq 1200); do
+  # Wait for one finished record, so the kill lands mid-run.
+  if compgen -G "$records/*.json" >/dev/null; then
+    victim=$(squeue -h -t RUNNING -o %i | head -n 1)
+    [ -n "$victim" ] && break
+  fi
+  kill -0 "$first_run" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$victim" ] || { tail -n 30 "$TMP/cluster-1.log"; fail "no running job to cancel"; }
+# Records are written atomically: every one that exists now is finished, and
+# must survive the cancellation, even those of the cancelled group job.
+at_cancel=$(find "$records" -name '*.json' | sort)
+scancel "$victim"
+say "scancel $victim ($(squeue -h -j "$victim" -o %j 2>/dev/null || echo gone))"
+status=0
+wait "$first_run" || status=$?
+case $status in
+  0) fail "the run went on as if nothing happened although job $victim was cancelled" ;;
+  124 | 137) tail -n 30 "$TMP/cluster-1.log"; fail "the cluster run timed out" ;;
+esac
+[ -z "$(squeue -h -o %i)" ] || fail "jobs are still queued after snakemake ended: $(squeue -h -o %i)"
+check "the cancelled job failed the run: $(($(date +%s) - t0)) s, $(submissions) sbatch submissions"
+wait "$local_run" || { tail -n 30 "$TMP/local.log"; fail "the local run failed"; }
+say "local run (beside it): $SHEETS sheets in $(($(date +%s) - t_local)) s"
+
+done_before=$(find "$records" -name '*.json' | sort)
+n_before=$(echo "$done_before" | grep -c . || true)
+[ "$n_before" -lt "$SHEETS" ] || fail "all $SHEETS records exist although a job was cancelled"
+say "$n_before of $SHEETS records written before the rerun"
+for record in $done_before; do
+  "$PY" -c "import json, sys; json.load(open(sys.argv[1]))" "$record" ||
+    fail "$record is not a whole JSON record"
+done
+check "the $n_before records written are whole JSON"
+for record in $at_cancel; do
+  [ -f "$record" ] || fail "$record, finished before scancel, was deleted"
+done
+check "the $(echo "$at_cancel" | grep -c .) records finished before scancel were kept"
+stat -c '%n %i %Y' $done_before >"$TMP/before.stat"
+
+# A dry-run must plan exactly the missing specimens.
+(cd "$TMP/cluster" && timeout -k 10 120 "$PY" -m snakemake "${SLURM_ARGS[@]}" \
+  "${CONFIG[@]}" --dry-run >"$TMP/dry-run.log" 2>&1) ||
+  { tail -n 30 "$TMP/dry-run.log"; fail "the dry-run failed"; }
+# The job table is printed twice; the first is the plan.
+planned=$(awk '$1 == "extract_specimen" { print $2; exit }' "$TMP/dry-run.log")
+[ "$planned" = $((SHEETS - n_before)) ] ||
+  fail "the dry-run plans ${planned:-0} extractions; $((SHEETS - n_before)) are missing"
+check "the dry-run plans exactly the $planned missing extractions"
+
+t0=$(date +%s)
+submitted=$(submissions)
+(cd "$TMP/cluster" && timeout -k 10 300 "$PY" -m snakemake "${SLURM_ARGS[@]}" \
+  "${CONFIG[@]}" >"$TMP/cluster-2.log" 2>&1) ||
+  { tail -n 30 "$TMP/cluster-2.log"; fail "the rerun failed"; }
+check "rerun: $(($(date +%s) - t0)) s, $(($(submissions) - submitted)) sbatch submissions"
+
+n_after=$(find "$records" -name '*.json' | grep -c .)
+[ "$n_after" = "$SHEETS" ] || fail "$n_after of $SHEETS records after the rerun"
+stat -c '%n %i %Y' $done_before | diff "$TMP/before.stat" - >/dev/null ||
+  fail "the rerun rewrote records that were already finished"
+check "all $SHEETS records exist; the $n_before finished before were not rewritten"
+cmp "$TMP/local/results/occurrence.csv" "$TMP/cluster/results/occurrence.csv" ||
+  fail "occurrence.csv from SLURM differs from the local run's"
+check "occurrence.csv of $SHEETS sheets through SLURM equals the local run's"
