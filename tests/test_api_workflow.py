@@ -118,7 +118,7 @@ def test_every_kind_of_reply_ends_as_the_table_says(
         assert record.timing.attempts == attempts == len(requests[name]), name
     # The answers are what the provider was told, whatever the wrapping.
     for name in ("sheet-000", "sheet-008", "sheet-009", "sheet-010", "sheet-011"):
-        assert found[name].dwc["catalogNumber"] == f"HERB{int(name[-3:]):06d}"
+        assert found[name].verbatim["catalogNumber"] == f"HERB{int(name[-3:]):06d}"
     assert "reply:repaired_json" in found["sheet-008"].flags
     assert "reply:repaired_json" in found["sheet-009"].flags
     # Flat replies: sentinels ("N/A", "Not Specified", "unknown") are absent,

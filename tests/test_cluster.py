@@ -24,6 +24,13 @@ from .conftest import REPO, Workflow
 pytestmark = pytest.mark.workflow
 
 
+@pytest.fixture(autouse=True)
+def _placeholder_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The openai engine refuses to plan without a key; these tests only plan
+    (dry-run or parse), so no request is ever sent with it."""
+    monkeypatch.setenv("OPENROUTER_API_KEY", "placeholder-for-planning-only")
+
+
 def _plan(text: str) -> tuple[list[list[str]], list[str]]:
     """Split a dry-run's job list into group jobs (their rules) and the
     rules of the jobs outside any group (``localrule`` marked with ``local:``)."""
@@ -66,7 +73,12 @@ def test_group_components_put_n_specimens_with_all_their_steps_into_one_job(
     assert [sorted(group) for group in groups] == [
         ["extract_specimen"] * 2 + ["ocr_image"] * 2 + ["prepare_image"] * 2
     ] * 2
-    assert sorted(single) == ["all", "merge_occurrences", "summarise_quality"]
+    assert sorted(single) == [
+        "all",
+        "merge_occurrences",
+        "summarise_quality",
+        "write_report",
+    ]
 
 
 def test_api_extraction_stays_out_of_the_group_by_default(
@@ -158,7 +170,12 @@ def test_slurm_profile_plans_50_specimens_per_job(
     config = _config(sheets(60), "noop")
     groups, single = _dry_run(workflow, config, "--profile", "profiles/slurm")
     assert sorted(len(group) for group in groups) == [20, 100]
-    assert sorted(single) == ["all", "merge_occurrences", "summarise_quality"]
+    assert sorted(single) == [
+        "all",
+        "merge_occurrences",
+        "summarise_quality",
+        "write_report",
+    ]
 
 
 def _rule_names() -> set[str]:
