@@ -98,7 +98,6 @@ class _Progress:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost: float | None = None
-    last: ChatReply | None = None
     flags: list[str] = field(default_factory=list)
 
     def add_usage(self, reply: ChatReply, cost: float | None) -> None:
@@ -242,7 +241,6 @@ class OpenAIEngine:
             with self.gate.request(self.run) as waited:
                 reply = self.client.send(body, key)
             progress.requests += 1
-            progress.last = reply
             cost = cost_usd(reply, model, self.settings.prices)
             progress.add_usage(reply, cost)
             self._account(model, reply, cost)
