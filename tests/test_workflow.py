@@ -118,6 +118,7 @@ def test_identical_files_are_extracted_once_and_reported(
     assert first.duplicate_of is None and first.timing.attempts == 1
     assert second.duplicate_of == first.specimen_id
     assert second.timing.attempts == 0
+    assert second.usage.cost_usd is None and second.usage.prompt_tokens is None
     assert second.image.sha256 == first.image.sha256
     assert read_record(folder / "sheet-001.json").duplicate_of is None
     quality = json.loads((workflow.root / "results/quality.json").read_text())

@@ -223,6 +223,9 @@ def _extract(
                     "specimen_id": specimen_id,
                     "image": _image_info(manifest),
                     "duplicate_of": first,
+                    # No request was made for the copy: its cost is the
+                    # original's, counted once there.
+                    "usage": Usage(),
                     "timing": Timing(attempts=0, finished_at=utc_now()),
                 }
             )
