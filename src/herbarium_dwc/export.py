@@ -18,9 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
 import re
-import tempfile
 import uuid
 import zipfile
 from collections import Counter
@@ -38,7 +36,7 @@ from herbarium_dwc.dwc.terms import (
     term_uri,
 )
 from herbarium_dwc.errors import ConfigError, HerbariumError
-from herbarium_dwc.record import SpecimenRecord
+from herbarium_dwc.record import SpecimenRecord, write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -399,20 +397,6 @@ def _csv_text(columns: list[str], cells: list[list[str]]) -> str:
     return buffer.getvalue()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_occurrence_csv(
     rows: list[dict[str, str]], path: str | Path
 ) -> dict[str, Any]:
@@ -431,7 +415,7 @@ def write_occurrence_csv(
     (1, 1)
     """
     columns, cells, breaks = _table(rows)
-    _write_atomic(Path(path), _csv_text(columns, cells).encode("utf-8"))
+    write_bytes_atomic(path, _csv_text(columns, cells).encode("utf-8"))
     if breaks:
         logger.info("replaced %d line breaks inside values with spaces", breaks)
     return {
@@ -570,7 +554,7 @@ def write_dwca(
         archive.writestr("occurrence.txt", _csv_text(columns, cells).encode("utf-8"))
         archive.writestr("meta.xml", _meta_xml(columns))
         archive.writestr("eml.xml", _eml_xml(settings))
-    _write_atomic(Path(path), buffer.getvalue())
+    write_bytes_atomic(path, buffer.getvalue())
     logger.info(
         "wrote %s: %d occurrences, %d columns, %d line breaks replaced",
         path,

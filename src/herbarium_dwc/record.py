@@ -120,33 +120,42 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` so that readers never see half a file.
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers never see half a file.
 
-    The text goes to a temporary file in the same folder, is flushed to disk,
+    The bytes go to a temporary file in the same folder, are flushed to disk,
     then renamed over ``path`` (rename is atomic within one file system).
+    The file is made 0644: results are shared with a team and read by
+    cluster jobs, and mkstemp alone makes owner-only files.
 
     :param path: the final file name; its folder is created if missing.
-    :param data: anything ``json.dumps`` accepts.
+    :raises OSError: the folder cannot be written.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
     )
-    # mkstemp makes owner-only files; results are shared with a team (and
-    # read by cluster jobs of other users), so give them the usual 0644.
     os.fchmod(fd, 0o644)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=1, sort_keys=False)
-            handle.write("\n")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write ``data`` as indented UTF-8 JSON with :func:`write_bytes_atomic`.
+
+    :param path: the final file name; its folder is created if missing.
+    :param data: anything ``json.dumps`` accepts.
+    """
+    text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_record(path: str | Path, record: SpecimenRecord) -> None:

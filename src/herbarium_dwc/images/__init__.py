@@ -43,7 +43,7 @@ import logging
 import time
 from pathlib import Path
 
-from herbarium_dwc.images._cache import PreparedCache, write_bytes_atomic
+from herbarium_dwc.images._cache import PreparedCache
 from herbarium_dwc.images._decode import (
     ALLOWED_FORMATS,
     decode,
@@ -57,6 +57,7 @@ from herbarium_dwc.images._model import (
     PrepareSettings,
 )
 from herbarium_dwc.images._source import SourceFile, read_source, sha256_file
+from herbarium_dwc.record import write_bytes_atomic
 
 __all__ = [
     "ALLOWED_FORMATS",

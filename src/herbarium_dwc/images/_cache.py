@@ -12,35 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from herbarium_dwc.images._model import PreparedImage, PrepareSettings
+from herbarium_dwc.record import write_bytes_atomic
 
 logger = logging.getLogger(__name__)
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that no reader ever sees half a file.
-
-    The bytes go to a temporary file in the same folder, are flushed to disk
-    and renamed over ``path``; the folder is created if missing.
-
-    :raises OSError: the folder cannot be written.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class PreparedCache:

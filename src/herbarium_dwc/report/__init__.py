@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 from herbarium_dwc.aggregate import iter_records
 from herbarium_dwc.events import read_events
-from herbarium_dwc.record import utc_now
+from herbarium_dwc.record import utc_now, write_bytes_atomic
 from herbarium_dwc.report.page import render_page
 from herbarium_dwc.report.summary import ReviewSettings, build_report_data
 from herbarium_dwc.report.thumbnails import thumbnail_data_uri
@@ -56,11 +55,8 @@ class ReportSettings:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    # Not record.write_json_atomic: its temporary file is private (0600), and
-    # a report is meant to be read by others on a shared file system.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
-    os.replace(tmp, path)
+    end = "" if text.endswith("\n") else "\n"
+    write_bytes_atomic(path, (text + end).encode("utf-8"))
 
 
 def write_report(
