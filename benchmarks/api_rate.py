@@ -113,14 +113,14 @@ def run_gate(fake: FakeProvider, sheet: Path, count: int, rpm: float) -> dict[st
         tasks.put(f"specimen-{index:04d}")
     for _ in workers:
         tasks.put(None)
-    before = len(fake.log())
+    before = len(fake.chat_log())
     started = time.time()
     go.set()
     finished = [done.get(timeout=600) for _ in range(count)]
     wall = max(t for _, t, _ in finished) - started
     for worker in workers:
         worker.join(timeout=60)
-    figures = _figures(fake.log()[before:], wall, count)
+    figures = _figures(fake.chat_log()[before:], wall, count)
     figures["not_ok"] = sum(not outcome.startswith("ok/") for _, _, outcome in finished)
     return figures
 
@@ -136,7 +136,7 @@ def run_naive(fake: FakeProvider, sheet: Path, count: int) -> dict[str, Any]:
         temperature=0.0,
         response_format="json_schema",
     )
-    before = len(fake.log())
+    before = len(fake.chat_log())
     started = time.time()
     with httpx.Client(timeout=30) as client:
         for _ in range(count):
@@ -147,7 +147,7 @@ def run_naive(fake: FakeProvider, sheet: Path, count: int) -> dict[str, Any]:
                 time.sleep(1.0)
             time.sleep(60 / LIMIT_RPM)
     wall = time.time() - started
-    return _figures(fake.log()[before:], wall, count)
+    return _figures(fake.chat_log()[before:], wall, count)
 
 
 def run_workflow(fake: FakeProvider, count: int) -> dict[str, Any]:
@@ -171,11 +171,11 @@ def run_workflow(fake: FakeProvider, count: int) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     command = [sys.executable, "-m", "snakemake", "--configfile", "api.yaml"]
     command += ["--cores", str(CONCURRENCY), "--resources", f"api={CONCURRENCY}"]
-    before = len(fake.log())
+    before = len(fake.chat_log())
     started = time.time()
     subprocess.run(command, cwd=root, env=env, check=True, capture_output=True)
     wall = time.time() - started
-    return _figures(fake.log()[before:], wall, count)
+    return _figures(fake.chat_log()[before:], wall, count)
 
 
 def _figures(log: list[dict[str, Any]], wall: float, count: int) -> dict[str, Any]:

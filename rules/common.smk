@@ -84,21 +84,32 @@ def get_prompt_file():
 
 
 def open_api_gate():
-    """At the start of a run, clear the gate's stop switch from an earlier run."""
+    """At the start of a run, clear the gate's stop switch and the
+    connectivity checks of an earlier run, so each host checks again."""
     if IS_API:
+        from herbarium_dwc.connectivity import connectivity_dir, forget_checks
         from herbarium_dwc.ratelimit import reopen_gate
 
         reopen_gate(config)
+        forget_checks(connectivity_dir(RESULTS))
 
 
 def report_api_gate():
-    """After a failed run, say once why API requests stopped, if they did."""
+    """After a failed run, say once why API requests stopped, if they did,
+    and which hosts could not reach the API endpoint."""
     if IS_API:
+        from herbarium_dwc.connectivity import (
+            connectivity_dir,
+            describe_failed_checks,
+        )
         from herbarium_dwc.ratelimit import describe_closed_gate
 
-        message = describe_closed_gate(config)
-        if message:
-            print(message, file=sys.stderr)
+        for message in (
+            describe_closed_gate(config),
+            describe_failed_checks(connectivity_dir(RESULTS)),
+        ):
+            if message:
+                print(message, file=sys.stderr)
 
 
 check_api_settings()

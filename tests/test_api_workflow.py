@@ -107,7 +107,7 @@ def test_every_kind_of_reply_ends_as_the_table_says(
     )
     run_api(workflow, config)
     found = records(workflow)
-    log = fake_provider.log()
+    log = fake_provider.chat_log()
     requests = by_image(log)
     for name, (_, (status, kind, attempts)) in REPLY_TABLE.items():
         record = found[name]
@@ -190,7 +190,7 @@ def test_every_kind_of_reply_ends_as_the_table_says(
     )
     assert "re-queued 1 failed" in done.stdout
     run_api(workflow, config)
-    again = fake_provider.log()[len(log) :]
+    again = fake_provider.chat_log()[len(log) :]
     assert {e["image"] for e in again} == {"sheet-003"}
     assert records(workflow)["sheet-003"].status == "ok"
 
@@ -208,7 +208,7 @@ def test_429_retry_after_pauses_every_process(
     config = write_api_config(workflow.root, fake, images, concurrency=3)
     run_api(workflow, config, "--cores", "3", "--resources", "api=3")
     assert all(r.status == "ok" for r in records(workflow).values())
-    log = sorted(fake.log(), key=lambda e: e["t_recv"])
+    log = sorted(fake.chat_log(), key=lambda e: e["t_recv"])
     limited = [e for e in log if e["status"] == 429]
     assert len(limited) == 2
     for entry in limited:
@@ -246,7 +246,7 @@ def test_quota_or_credits_close_the_gate_and_leave_the_rest_pending(
     first = records(workflow)
     assert 3 <= len(first) < 7
     assert all(r.status == "ok" for r in first.values())
-    log = sorted(fake.log(), key=lambda e: e["t_recv"])
+    log = sorted(fake.chat_log(), key=lambda e: e["t_recv"])
     stopped = min(e["t_done"] for e in log if e["fault"] == stop)
     assert [e for e in log if e["t_recv"] > stopped + RACE_S] == []
     # After the quota resets (credits topped up) the same command finishes
@@ -259,7 +259,7 @@ def test_quota_or_credits_close_the_gate_and_leave_the_rest_pending(
         # stays benched past a plain rerun; a user who raised the quota
         # reopens the gate by hand.
         assert run_api(workflow, config, check=False).returncode != 0
-        assert len(fake.log()) == len(log)
+        assert len(fake.chat_log()) == len(log)
         subprocess.run(
             [sys.executable, "-m", "herbarium_dwc.cli", "gate", "results", "--reopen"],
             cwd=workflow.root,
@@ -268,7 +268,7 @@ def test_quota_or_credits_close_the_gate_and_leave_the_rest_pending(
             capture_output=True,
         )
     run_api(workflow, config)
-    second = fake.log()[len(log) :]
+    second = fake.chat_log()[len(log) :]
     assert len(records(workflow)) == 7
     assert {e["image"] for e in second}.isdisjoint(first)
 
@@ -286,7 +286,7 @@ def test_a_refused_key_stops_the_run_after_one_round(
     assert done.returncode != 0
     assert done.stderr.count("API requests stopped (auth)") == 1
     assert records(workflow) == {}
-    log = fake_provider.log()
+    log = fake_provider.chat_log()
     # Only requests already in flight when the first 401 came back were sent.
     assert 1 <= len(log) <= 2
     assert {e["status"] for e in log} == {401}
@@ -314,7 +314,7 @@ def test_a_benched_key_gives_way_to_the_next(
     )
     run_api(workflow, config)
     assert len(records(workflow)) == 6
-    log = sorted(fake.log(), key=lambda e: e["t_recv"])
+    log = sorted(fake.chat_log(), key=lambda e: e["t_recv"])
     benched = min(e["t_done"] for e in log if e["fault"] == "quota")
     assert [e for e in log if e["key"] == "A" and e["t_recv"] > benched + RACE_S] == []
     assert sum(e["key"] == "B" and e["status"] == 200 for e in log) >= 4
@@ -335,7 +335,7 @@ def test_a_missing_model_stops_the_run_once(
     assert done.stderr.count("API requests stopped (config)") == 1
     assert "fake/no-such-model" in done.stderr
     assert records(workflow) == {}
-    assert 1 <= len(fake_provider.log()) <= 2  # the requests in flight, no more
+    assert 1 <= len(fake_provider.chat_log()) <= 2  # the requests in flight, no more
 
 
 def test_fallback_model_and_response_format_are_chosen_once_per_run(
@@ -360,7 +360,7 @@ def test_fallback_model_and_response_format_are_chosen_once_per_run(
     assert len(found) == 6
     assert {r.engine.model for r in found.values()} == {"fake/vision-1"}
     assert all("reply:response_format_text" in r.flags for r in found.values())
-    log = fake.log()
+    log = fake.chat_log()
     per_model = Counter(e["model"] for e in log)
     # Each dead end costs at most one request per process in flight (2).
     assert per_model["fake/retired"] <= 2 and per_model["fake/text-only"] <= 2
@@ -386,7 +386,7 @@ def test_budget_closes_the_gate_and_cost_comes_from_usage(
     assert done.returncode != 0
     assert done.stderr.count("API requests stopped (budget)") == 1
     found = records(workflow)
-    paid = [e for e in fake_provider.log() if e["status"] == 200]
+    paid = [e for e in fake_provider.chat_log() if e["status"] == 200]
     # Requests in flight when the budget ran out are kept, never more.
     assert 3 <= len(found) == len(paid) <= 4
     assert all(r.usage.cost_usd == pytest.approx(0.01) for r in found.values())
@@ -402,7 +402,7 @@ def test_ocr_text_goes_with_the_image_when_asked(
     run_api(workflow, config)
     (record,) = records(workflow).values()
     assert record.status == "ok" and record.ocr is not None
-    assert [e["ocr_text"] for e in fake_provider.log()] == [True]
+    assert [e["ocr_text"] for e in fake_provider.chat_log()] == [True]
 
 
 def test_missing_key_stops_before_any_work(
@@ -418,7 +418,7 @@ def test_missing_key_stops_before_any_work(
     assert done.returncode != 0
     assert f"{TEST_KEY_ENV} is not set; export it" in done.stderr
     assert not (workflow.root / "results").exists()
-    assert fake_provider.log() == []
+    assert fake_provider.log() == []  # not even a connectivity check
 
 
 def test_real_sheets_are_answered_from_ground_truth_and_real_replies(
@@ -467,5 +467,5 @@ def test_real_sheets_are_answered_from_ground_truth_and_real_replies(
     assert len(others) == 2 and all(r.verbatim for r in others)
     evaluation = json.loads((workflow.root / "results/evaluation.json").read_text())
     assert evaluation["fields"]["catalogNumber"]["accuracy"] == 1.0
-    assert {e["image"] for e in fake_provider.log()} == set(found)
+    assert {e["image"] for e in fake_provider.chat_log()} == set(found)
     assert_key_absent(workflow.root, api_key)

@@ -20,12 +20,14 @@ to get an answer at all counts:
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import socket
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -186,6 +188,15 @@ def check_endpoint(
     return EndpointStatus(url=url, status_code=response.status_code, latency_s=latency)
 
 
+def connectivity_dir(results_dir: str | Path) -> Path:
+    """Return the folder of remembered check outcomes under a results folder.
+
+    >>> connectivity_dir("results").as_posix()
+    'results/work/connectivity'
+    """
+    return Path(results_dir) / "work" / "connectivity"
+
+
 def check_endpoint_once(
     base_url: str,
     state_dir: str | Path,
@@ -197,9 +208,11 @@ def check_endpoint_once(
 
     Many specimen jobs start on one node; the first runs :func:`check_endpoint`
     and writes the outcome to ``state_dir`` under a name made of this host's
-    name and the URL. Jobs that start within ``max_age_s`` reuse it: after a
-    success they skip the check, after a failure they fail at once with the
-    same message instead of each waiting for its own timeout.
+    name and the URL. Jobs that start while it checks wait for it (a file lock
+    per host and URL), and jobs that start within ``max_age_s`` reuse the
+    outcome: after a success they skip the check, after a failure they fail at
+    once with the very same message instead of each waiting for its own
+    timeout.
 
     :param base_url: the provider's API root.
     :param state_dir: a folder for the outcomes (may be on a shared file
@@ -219,29 +232,110 @@ def check_endpoint_once(
     host = socket.gethostname()
     key = hashlib.sha256(f"{host} {url}".encode()).hexdigest()[:16]
     path = Path(state_dir) / f"{key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Jobs of one host that start together wait here for the first one's
+    # check rather than each sending (and timing out) their own.
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _check_locked(
+                base_url, url, host, path, timeout, max_age_s, transport
+            )
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _check_locked(
+    base_url: str,
+    url: str,
+    host: str,
+    path: Path,
+    timeout: float,
+    max_age_s: float,
+    transport: httpx.BaseTransport | None,
+) -> EndpointStatus | None:
     previous = _read_outcome(path)
     checked_at = previous.get("checked_at")
     age = time.time() - checked_at if isinstance(checked_at, float) else -1.0
     if 0 <= age < max_age_s:
         if previous.get("ok") is True:
             return None
-        error = ConfigError if previous.get("kind") == "config" else TransientError
-        raise error(f"{previous.get('message')} (checked on {host} {age:.0f} s ago)")
+        raise _remembered_error(previous)
+    logger.info("checking API endpoint %s from %s", url, host)
     outcome: dict[str, object] = {"host": host, "url": url}
     try:
         status = check_endpoint(base_url, timeout=timeout, transport=transport)
-    except ConfigError as exc:
-        outcome.update(ok=False, kind="config", message=str(exc))
-        raise
-    except TransientError as exc:
-        outcome.update(ok=False, kind="transient", message=str(exc))
-        raise
-    else:
-        outcome.update(ok=True, status_code=status.status_code)
-        return status
-    finally:
-        outcome["checked_at"] = time.time()
+    except (ConfigError, TransientError) as exc:
+        kind = "config" if isinstance(exc, ConfigError) else "transient"
+        outcome.update(ok=False, kind=kind, message=str(exc), checked_at=time.time())
         write_json_atomic(path, outcome)
+        # The job that checked raises the same text as the jobs that reuse
+        # the outcome, so a run shows one message, not variants of it.
+        raise _remembered_error(outcome) from exc
+    outcome.update(ok=True, status_code=status.status_code, checked_at=time.time())
+    write_json_atomic(path, outcome)
+    return status
+
+
+def _remembered_error(outcome: dict[str, object]) -> ConfigError | TransientError:
+    """The error a failed outcome stands for, with when and where it was seen."""
+    checked_at = outcome.get("checked_at")
+    when = (
+        datetime.fromtimestamp(checked_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if isinstance(checked_at, float)
+        else "an unknown time"
+    )
+    error = ConfigError if outcome.get("kind") == "config" else TransientError
+    return error(
+        f"{outcome.get('message')} (checked on {outcome.get('host')} at {when})"
+    )
+
+
+def forget_checks(state_dir: str | Path) -> int:
+    """Delete the remembered outcomes, so the next job on each host checks again.
+
+    The workflow calls this when a run starts: a user who fixed the network
+    or started the server must not meet the last run's failure.
+
+    :param state_dir: the folder :func:`check_endpoint_once` writes to.
+    :returns: how many outcomes were deleted.
+
+    >>> forget_checks("results/work/connectivity")  # doctest: +SKIP
+    0
+    """
+    removed = 0
+    for path in Path(state_dir).glob("*.json"):
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def describe_failed_checks(state_dir: str | Path) -> str | None:
+    """Return one message naming each host and URL that could not be reached.
+
+    After a failed run the workflow prints this once, instead of leaving the
+    user to find the reason in each failed job's log. Only transient failures
+    are listed: a check that found the URL unusable (ConfigError) closes the
+    rate gate, whose own message reports it.
+
+    :param state_dir: the folder :func:`check_endpoint_once` writes to.
+
+    >>> describe_failed_checks("results/work/connectivity")  # doctest: +SKIP
+    """
+    lines = []
+    for path in sorted(Path(state_dir).glob("*.json")):
+        outcome = _read_outcome(path)
+        if outcome.get("ok") is False and outcome.get("kind") == "transient":
+            lines.append(f"  {_remembered_error(outcome)}")
+    if not lines:
+        return None
+    return (
+        "herbarium-dwc: the API endpoint could not be reached, so no request was "
+        "sent from these hosts:\n"
+        + "\n".join(lines)
+        + "\nSpecimens without a record stay pending; run the same command again "
+        "once that is fixed."
+    )
 
 
 def _read_outcome(path: Path) -> dict[str, object]:

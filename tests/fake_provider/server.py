@@ -5,7 +5,8 @@ data URL image of its true type, the JSON schema, the key header), knows the
 registered images by their looks (a small thumbnail, so the prepared and
 re-encoded copy a job sends still matches), answers from their ground truth
 in the styles real models use, and injects faults: per image in a planned
-order, or at random rates. Every request is logged.
+order, or at random rates. It also lists its models at ``GET /v1/models``,
+which the engine's connectivity check asks for. Every request is logged.
 
 Faults (names used in ``plans`` and ``rates``):
 
@@ -94,6 +95,8 @@ class FakeConfig:
     :param cost_per_request: add OpenRouter's usage.cost with this value.
     :param plans: image name (or "*") -> faults for its 1st, 2nd ... request.
     :param rates: fault -> probability per request, after plans run out.
+    :param list_models: answer ``GET /v1/models`` (the connectivity check)
+        with the model list; False answers 404, as some servers do.
     """
 
     keys: dict[str, str] | None = None
@@ -114,6 +117,7 @@ class FakeConfig:
     style: str | None = None
     hang_s: float = 3.0
     seed: int = 7
+    list_models: bool = True
 
 
 class FakeProvider:
@@ -123,8 +127,13 @@ class FakeProvider:
     ...     base_url = fake.base_url  # http://127.0.0.1:<port>/v1
     """
 
-    def __init__(self, config: FakeConfig | None = None) -> None:
+    def __init__(
+        self, config: FakeConfig | None = None, log_file: Path | None = None
+    ) -> None:
         self.config = config or FakeConfig()
+        # Each log entry is also appended here as a JSON line, for readers in
+        # other processes (.ci/slurm.sh reads it while the server runs).
+        self.log_file = log_file
         self.images: list[Registered] = []
         self.fallback_replies: list[str] = []
         self.requests: list[dict[str, Any]] = []
@@ -150,10 +159,10 @@ class FakeProvider:
         self.images.append(Registered(name or path.stem, thumbnail(path), truth, style))
         self._matrix = None
 
-    def start(self) -> FakeProvider:
-        """Listen on a free port of 127.0.0.1 in a background thread."""
+    def start(self, port: int = 0) -> FakeProvider:
+        """Listen on 127.0.0.1 in a background thread (port 0: a free port)."""
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -178,6 +187,14 @@ class FakeProvider:
         assert self._server is not None, "start() the fake provider first"
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
+    def _append(self, entry: dict[str, Any]) -> None:
+        """Add one entry to the log (and to ``log_file``, if set)."""
+        with self._lock:
+            self.requests.append(entry)
+            if self.log_file is not None:
+                with open(self.log_file, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(entry) + "\n")
+
     def reset_counters(self) -> None:
         """Forget quota and plan counters (a new day, credits topped up)."""
         with self._lock:
@@ -186,9 +203,17 @@ class FakeProvider:
             self._bucket = None
 
     def log(self) -> list[dict[str, Any]]:
-        """A copy of the request log."""
+        """A copy of the request log: chat requests and model-list requests."""
         with self._lock:
             return list(self.requests)
+
+    def chat_log(self) -> list[dict[str, Any]]:
+        """The chat completions requests of the log (what extraction sends)."""
+        return [e for e in self.log() if e.get("method") == "POST"]
+
+    def probe_log(self) -> list[dict[str, Any]]:
+        """The ``GET .../models`` requests of the log (connectivity checks)."""
+        return [e for e in self.log() if e.get("method") == "GET"]
 
     # -- matching and answering ------------------------------------------------
 
@@ -349,10 +374,34 @@ class _Handler(BaseHTTPRequestHandler):
             status, {"error": {"code": code or status, "message": message}}, headers
         )
 
+    def do_GET(self) -> None:  # noqa: N802
+        """Answer the model list, which the connectivity check asks for."""
+        fake = self.fake
+        entry: dict[str, Any] = {
+            "t_recv": time.time(),
+            "path": self.path,
+            "method": "GET",
+            "key": "none" if not self.headers.get("Authorization") else "given",
+        }
+        if self.path.endswith("/models") and fake.config.list_models:
+            names = sorted(fake.config.models or {"fake/vision-1"})
+            models = [{"id": name, "object": "model"} for name in names]
+            self._send(200, {"object": "list", "data": models})
+            entry["status"] = 200
+        else:
+            self._error(404, f"no route {self.path}")
+            entry["status"] = 404
+        entry["t_done"] = time.time()
+        fake._append(entry)
+
     def do_POST(self) -> None:  # noqa: N802
         fake = self.fake
         config = fake.config
-        entry: dict[str, Any] = {"t_recv": time.time(), "path": self.path}
+        entry: dict[str, Any] = {
+            "t_recv": time.time(),
+            "path": self.path,
+            "method": "POST",
+        }
         length = int(self.headers.get("Content-Length", 0))
         raw = self.rfile.read(length)
         try:
@@ -383,8 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             entry["t_done"] = time.time()
-            with fake._lock:
-                fake.requests.append(entry)
+            fake._append(entry)
 
     def _respond(
         self,

@@ -5,6 +5,12 @@ What each reply means (issue 3's table):
 ============================  ==============================================
 reply                         what happens
 ============================  ==============================================
+no answer to the check        every job on that host fails at once with the
+before a host's first         same message and no record (TransientError);
+request (GET /models):        a rerun checks again
+refused, no DNS, timeout
+that check finds TLS,         the gate closes and the run stops (ConfigError)
+scheme or proxy auth wrong
 error object in a 200,        provider_error: retried with backoff; partial
 finish_reason ``error``       content is never kept
 finish_reason ``length``      one retry with twice the max_tokens, else
@@ -35,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from herbarium_dwc.connectivity import check_endpoint_once, connectivity_dir
 from herbarium_dwc.engines import EngineResult
 from herbarium_dwc.errors import (
     ConfigError,
@@ -82,6 +89,12 @@ MAX_RATE_LIMITED = 30
 # stays benched for the rest of the run.
 MAX_BENCH_S = 24 * 3600.0
 REPLY_KEPT_CHARS = 4000
+# The connectivity check before a host's first request: seconds it may take
+# (at most openai.timeout_s; a GET of the model list answers in well under a
+# second where the network works), and how long its outcome stands for the
+# other jobs on the host. Each workflow run starts with a fresh check.
+CHECK_TIMEOUT_S = 10.0
+CHECK_MAX_AGE_S = 300.0
 
 
 @dataclass
@@ -169,6 +182,7 @@ class OpenAIEngine:
         )
         results = str(config.get("results", "results")).rstrip("/")
         self.results_dir = Path(results)
+        self._reachable = False
 
     # -- choices that hold for the whole run -------------------------------
 
@@ -208,6 +222,29 @@ class OpenAIEngine:
         self.gate.close(kind, message)
         raise GateClosedError(message, kind)
 
+    def _check_reachable(self) -> None:
+        """Before this process's first request: can this host reach the API?
+
+        One keyless ``GET <base_url>/models`` per host (and per
+        :data:`CHECK_MAX_AGE_S`), shared through ``<results>/work/connectivity``
+        by every job on the host; see :mod:`herbarium_dwc.connectivity`.
+        """
+        if self._reachable:
+            return
+        try:
+            check_endpoint_once(
+                self.settings.base_url,
+                connectivity_dir(self.results_dir),
+                timeout=min(self.settings.timeout_s, CHECK_TIMEOUT_S),
+                max_age_s=CHECK_MAX_AGE_S,
+            )
+        except ConfigError as exc:
+            # No host can succeed with this URL: stop every process, and let
+            # the workflow say why once (report_api_gate).
+            self.gate.close("config", str(exc))
+            raise
+        self._reachable = True
+
     # -- one specimen --------------------------------------------------------
 
     def extract(
@@ -215,11 +252,20 @@ class OpenAIEngine:
     ) -> EngineResult:
         """Send one specimen to the provider and read its Darwin Core terms.
 
+        The first call of an engine checks first that this host reaches
+        ``openai.base_url`` at all (once per host, see
+        :meth:`_check_reachable`), so that a node without network fails every
+        specimen at once with one message instead of each after its retries.
+
         :raises SpecimenError: a permanent failure for this specimen.
-        :raises TransientError: the gate is closed, the server is unreachable,
-            or 429s did not stop; nothing is written, a rerun retries.
-        :raises ConfigError: no configured model can be used.
+        :raises TransientError: the gate is closed, the server is unreachable
+            (from the connectivity check or after retries), or 429s did not
+            stop; nothing is written, a rerun retries.
+        :raises ConfigError: no configured model can be used, or
+            ``openai.base_url`` cannot work from this host (scheme, TLS,
+            proxy credentials).
         """
+        self._check_reachable()
         url = image_data_url(image.data, image.media_type)
         ocr_text = ocr.text if (self.needs_ocr and ocr is not None) else None
         progress = _Progress(max_tokens=self.settings.max_tokens)
