@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -109,6 +110,12 @@ def test_every_kind_of_reply_ends_as_the_table_says(
     found = records(workflow)
     log = fake_provider.chat_log()
     requests = by_image(log)
+    # One keyless connectivity check on this host, before the first request.
+    probes = fake_provider.probe_log()
+    assert [(p["path"], p["status"], p["key"]) for p in probes] == [
+        ("/v1/models", 200, "none")
+    ]
+    assert probes[0]["t_done"] <= min(e["t_recv"] for e in log)
     for name, (_, (status, kind, attempts)) in REPLY_TABLE.items():
         record = found[name]
         assert (record.status, record.failure and record.failure.kind) == (
@@ -192,6 +199,7 @@ def test_every_kind_of_reply_ends_as_the_table_says(
     run_api(workflow, config)
     again = fake_provider.chat_log()[len(log) :]
     assert {e["image"] for e in again} == {"sheet-003"}
+    assert len(fake_provider.probe_log()) == 2  # each run checks once
     assert records(workflow)["sheet-003"].status == "ok"
 
 
@@ -469,3 +477,65 @@ def test_real_sheets_are_answered_from_ground_truth_and_real_replies(
     assert evaluation["fields"]["catalogNumber"]["accuracy"] == 1.0
     assert {e["image"] for e in fake_provider.chat_log()} == set(found)
     assert_key_absent(workflow.root, api_key)
+
+
+def _stopped_message(log: Path) -> str:
+    """The error a job's log ends with (logs.log_to writes 'stopped: ...')."""
+    lines = [line for line in log.read_text().splitlines() if " stopped: " in line]
+    assert len(lines) == 1, log
+    return lines[0].split(" stopped: ", 1)[1]
+
+
+def test_an_unreachable_endpoint_fails_every_job_at_once_with_one_message(
+    workflow: Workflow,
+    fake_provider: FakeProvider,
+    coded_sheets: Callable[..., Path],
+) -> None:
+    images = coded_sheets(4)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Nothing listens on the port; max_attempts would otherwise make each
+    # job try five times with backoff before giving up.
+    config = write_api_config(
+        workflow.root,
+        fake_provider,
+        images,
+        base_url=f"http://127.0.0.1:{port}/v1",
+        max_attempts=5,
+        backoff_s=1,
+    )
+    done = run_api(workflow, config, check=False)
+    assert done.returncode != 0
+    assert records(workflow) == {}  # transient: every specimen stays pending
+    logs = sorted((workflow.root / "logs/extract_specimen").glob("*/*.log"))
+    assert len(logs) == 4
+    messages = {_stopped_message(log) for log in logs}
+    assert len(messages) == 1
+    (message,) = messages
+    assert message.startswith(f"cannot connect to API endpoint http://127.0.0.1:{port}")
+    assert f"(checked on {socket.gethostname()} at " in message
+    # One check on this host, made by one job; no job sent a chat request.
+    texts = [log.read_text() for log in logs]
+    assert sum("checking API endpoint" in text for text in texts) == 1
+    assert not any("retrying in" in text for text in texts)
+    # The run says why once, after the jobs' own error lines.
+    assert done.stderr.count("the API endpoint could not be reached") == 1
+    assert done.stderr.count(message) >= 1
+    assert fake_provider.log() == []
+
+    # Once a server listens at that URL, the same command finishes the run:
+    # the failed check is forgotten when a run starts.
+    revived = FakeProvider(fake_provider.config).start(port)
+    try:
+        for index in range(4):
+            revived.register(
+                images / f"sheet-{index:03d}.jpg",
+                truth={"catalogNumber": f"HERB{index:06d}", "country": "Canada"},
+            )
+        run_api(workflow, config)
+        assert len(revived.probe_log()) == 1
+        assert len(revived.chat_log()) == 4
+    finally:
+        revived.stop()
+    assert {r.status for r in records(workflow).values()} == {"ok"}
