@@ -9,9 +9,16 @@
 #      records already written are whole and that a dry-run plans exactly the
 #      missing ones;
 #   2. reruns through SLURM, checks that no finished record was redone, and
-#      that occurrence.csv equals the local run's byte for byte.
-# Every snakemake call runs under `timeout -k 10`; the daemons are stopped by
-# PID and /etc/slurm/slurm.conf is removed in the EXIT trap.
+#      that occurrence.csv equals the local run's byte for byte;
+#   3. starts the fake OpenAI-compatible provider (tests/fake_provider) on a
+#      free 127.0.0.1 port and runs the same sheets with `engine: openai`,
+#      locally and through SLURM (preparation on the cluster, extraction on
+#      this host, the default), then with `api_on_cluster: true` (extraction
+#      in SLURM jobs too); each must give all records ok, the local run's
+#      occurrence.csv, one chat request per specimen and none on a rerun.
+# Every snakemake call runs under `timeout -k 10`; the daemons and the fake
+# provider are stopped by PID and /etc/slurm/slurm.conf is removed in the
+# EXIT trap.
 #
 # Environment: PY (python with snakemake and the slurm plugin; default
 # .venv/bin/python), HERBARIUM_SHARED_DATA (default ../shared/data),
@@ -28,6 +35,9 @@ SHEETS=${SLURM_CI_SHEETS:-10}
 GROUP_SIZE=2
 CONF_LINK=/etc/slurm/slurm.conf
 STARTED=$(date +%s)
+# Jobs, local and in SLURM (sbatch passes the environment on), import this
+# checkout's package, whichever copy $PY has installed.
+export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}"
 
 say() { echo "slurm-ci: $*"; }
 PASSED=0
@@ -307,3 +317,127 @@ check "all $SHEETS records exist; the $n_before finished before were not rewritt
 cmp "$TMP/local/results/occurrence.csv" "$TMP/cluster/results/occurrence.csv" ||
   fail "occurrence.csv from SLURM differs from the local run's"
 check "occurrence.csv of $SHEETS sheets through SLURM equals the local run's"
+
+# --- the API engine against the fake provider ----------------------------------
+# One server for every API run; each run sends its own (fake) key, so the
+# request log tells the runs apart even when two run at once.
+API_RUN=openai-fake-vision-1-dwc-v1
+FAKE_LOG=$TMP/fake-provider.jsonl
+KEY_ENV=HERBARIUM_CI_API_KEY
+(exec timeout -k 5 900 "$PY" -m tests.fake_provider --images "$LICHENS/images" \
+  --truth "$LICHENS" --limit "$SHEETS" --url-file "$TMP/fake.url" --log "$FAKE_LOG" \
+  --key-label sk-test-ci-local=local --key-label sk-test-ci-cluster=cluster \
+  --key-label sk-test-ci-oncluster=oncluster >"$TMP/fake-provider.out" 2>&1) &
+echo $! >"$TMP/fake-provider.pid"
+PIDFILES+=("$TMP/fake-provider.pid")
+for _ in $(seq 150); do [ -s "$TMP/fake.url" ] && break; sleep 0.2; done
+[ -s "$TMP/fake.url" ] || { cat "$TMP/fake-provider.out"; fail "the fake provider did not start"; }
+cat >"$TMP/api.yaml" <<EOF
+engine: openai
+openai:
+  base_url: $(cat "$TMP/fake.url")
+  api_key_env: $KEY_ENV
+  model: fake/vision-1
+  rpm: null
+  timeout_s: 30
+  concurrency: 2
+EOF
+API_CONFIG=(--configfile "$TMP/api.yaml" --config "images=$LICHENS/images" "limit=$SHEETS" "truth=")
+check "fake provider on $(cat "$TMP/fake.url") (pid $(cat "$TMP/fake-provider.pid"))"
+
+# Lines in the request log so far: chat requests and connectivity checks.
+logged() { if [ -f "$FAKE_LOG" ]; then wc -l <"$FAKE_LOG"; else echo 0; fi; }
+
+# Every record in FOLDER is ok, and the chat requests sent with LABEL's key
+# are one answered request per specimen: nothing sent twice.
+check_api_run() {
+  "$PY" - "$1/results/specimens/$API_RUN" "$FAKE_LOG" "$2" "$SHEETS" <<'EOF'
+import collections, json, pathlib, sys
+folder, log, label, sheets = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+records = [json.loads(p.read_text()) for p in pathlib.Path(folder).glob("*.json")]
+status = collections.Counter(r["status"] for r in records)
+entries = [json.loads(line) for line in open(log, encoding="utf-8")]
+chats = [e for e in entries if e.get("method") == "POST" and e.get("key") == label]
+per_sheet = collections.Counter(e["image"] for e in chats)
+unanswered = [e for e in chats if e.get("status") != 200 or e.get("image") is None]
+problems = []
+if status != {"ok": sheets}:
+    problems.append(f"records {dict(status)}, expected {sheets} ok")
+if len(per_sheet) != sheets or set(per_sheet.values()) != {1} or unanswered:
+    problems.append(f"chat requests per sheet {dict(per_sheet)}, {len(unanswered)} bad")
+if problems:
+    sys.exit("; ".join(problems))
+print(f"{sheets} records ok, {len(chats)} chat requests, one per specimen")
+EOF
+}
+
+# Run the cluster workflow in FOLDER again with KEY: it must send nothing,
+# not even a connectivity check.
+check_rerun_sends_nothing() {
+  local folder=$1 key=$2 before
+  shift 2
+  before=$(logged)
+  (cd "$folder" && env "$KEY_ENV=$key" timeout -k 10 180 "$PY" -m snakemake \
+    "${SLURM_ARGS[@]}" "${API_CONFIG[@]}" "$@" >"$folder.rerun.log" 2>&1) ||
+    { tail -n 30 "$folder.rerun.log"; fail "the API rerun in $folder failed"; }
+  [ "$(logged)" = "$before" ] ||
+    fail "the API rerun in $folder sent $(($(logged) - before)) requests; expected 0"
+}
+
+# SLURM job logs of a run that mention extract_specimen (0: none ran there).
+extract_jobs_in_slurm() {
+  grep -rl "rule extract_specimen" "$1/.snakemake/slurm_logs" 2>/dev/null | grep -c . || true
+}
+
+# The local reference and the cluster run (extraction on this host) at once.
+copy_workflow "$TMP/api-local"
+copy_workflow "$TMP/api-cluster"
+t0=$(date +%s)
+(cd "$TMP/api-local" && exec env "$KEY_ENV=sk-test-ci-local" timeout -k 10 300 \
+  "$PY" -m snakemake --cores 2 "${API_CONFIG[@]}" >"$TMP/api-local.log" 2>&1) &
+api_local=$!
+(cd "$TMP/api-cluster" && env "$KEY_ENV=sk-test-ci-cluster" timeout -k 10 300 \
+  "$PY" -m snakemake "${SLURM_ARGS[@]}" "${API_CONFIG[@]}" >"$TMP/api-cluster.log" 2>&1) ||
+  { tail -n 30 "$TMP/api-cluster.log"; fail "the API run through SLURM failed"; }
+wait "$api_local" || { tail -n 30 "$TMP/api-local.log"; fail "the local API run failed"; }
+say "API runs, local and through SLURM side by side: $(($(date +%s) - t0)) s"
+out=$(check_api_run "$TMP/api-local" local) || fail "local API run: $out"
+check "local API run: $out"
+out=$(check_api_run "$TMP/api-cluster" cluster) || fail "API run through SLURM: $out"
+[ "$(extract_jobs_in_slurm "$TMP/api-cluster")" = 0 ] ||
+  fail "extract_specimen ran in SLURM jobs although api_on_cluster is false"
+check "API run through SLURM, extraction on this host: $out"
+cmp "$TMP/api-local/results/occurrence.csv" "$TMP/api-cluster/results/occurrence.csv" ||
+  fail "occurrence.csv of the API run through SLURM differs from the local run's"
+check "API run: occurrence.csv through SLURM equals the local run's"
+probes=$(grep -c '"method": "GET"' "$FAKE_LOG" || true)
+[ "$probes" = 2 ] || fail "$probes connectivity checks for two runs on one host; expected 2"
+check "one connectivity check per run on this host"
+check_rerun_sends_nothing "$TMP/api-cluster" sk-test-ci-cluster
+check "API rerun through SLURM sent 0 requests"
+
+# Extraction in SLURM jobs too, as for nodes that reach the provider. The
+# gate is the default SQLite file under results/, right for jobs on one node.
+# Known gap: several nodes need a gate store they all reach (the Redis store,
+# openai.gate: redis://...), which this branch does not have; this run does
+# not cover it.
+copy_workflow "$TMP/api-oncluster"
+t0=$(date +%s)
+submitted=$(submissions)
+(cd "$TMP/api-oncluster" && env "$KEY_ENV=sk-test-ci-oncluster" timeout -k 10 300 \
+  "$PY" -m snakemake "${SLURM_ARGS[@]}" "${API_CONFIG[@]}" api_on_cluster=true \
+  >"$TMP/api-oncluster.log" 2>&1) ||
+  { tail -n 30 "$TMP/api-oncluster.log"; fail "the API run with api_on_cluster: true failed"; }
+say "API run with api_on_cluster: true: $(($(date +%s) - t0)) s, $(($(submissions) - submitted)) sbatch submissions"
+in_slurm=$(extract_jobs_in_slurm "$TMP/api-oncluster")
+[ "$in_slurm" -gt 0 ] || fail "no SLURM job log of the api_on_cluster run shows extract_specimen"
+out=$(check_api_run "$TMP/api-oncluster" oncluster) || fail "api_on_cluster run: $out"
+check "API run with extraction in $in_slurm SLURM jobs: $out"
+cmp "$TMP/api-local/results/occurrence.csv" "$TMP/api-oncluster/results/occurrence.csv" ||
+  fail "occurrence.csv of the api_on_cluster run differs from the local run's"
+check "api_on_cluster run: occurrence.csv equals the local run's"
+probes=$(grep -c '"method": "GET"' "$FAKE_LOG" || true)
+[ "$probes" = 3 ] || fail "$probes connectivity checks after three runs on one host; expected 3"
+check "the api_on_cluster run checked connectivity once, from its SLURM jobs"
+check_rerun_sends_nothing "$TMP/api-oncluster" sk-test-ci-oncluster api_on_cluster=true
+check "api_on_cluster rerun sent 0 requests"
