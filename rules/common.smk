@@ -3,7 +3,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from herbarium_dwc.errors import ConfigError
+from herbarium_dwc.errors import ConfigError, HerbariumError
 from herbarium_dwc.demo import DEMO_LABELS
 from herbarium_dwc.settings import (
     extraction_runs_locally,
@@ -63,14 +63,17 @@ def check_api_settings():
     if not IS_API:
         return
     from herbarium_dwc.providers import ProviderSettings, load_prompt, read_keys
-    from herbarium_dwc.ratelimit import gate_path
+    from herbarium_dwc.ratelimit import gate_location
 
     try:
         settings = ProviderSettings.from_config(config)
         read_keys(settings)
         load_prompt(get_prompt_file())
-        gate_path(config)
-    except ConfigError as exc:
+        gate = gate_location(config)
+        if gate.is_redis:
+            # A Redis gate that cannot be reached stops the run here, once.
+            gate.open()
+    except HerbariumError as exc:
         sys.exit(f"herbarium-dwc: configuration problem: {exc}")
 
 
@@ -88,7 +91,10 @@ def open_api_gate():
     if IS_API:
         from herbarium_dwc.ratelimit import reopen_gate
 
-        reopen_gate(config)
+        try:
+            reopen_gate(config)
+        except HerbariumError as exc:
+            sys.exit(f"herbarium-dwc: cannot open the rate gate: {exc}")
 
 
 def report_api_gate():

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -195,19 +197,33 @@ def test_every_kind_of_reply_ends_as_the_table_says(
     assert records(workflow)["sheet-003"].status == "ok"
 
 
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
 def test_429_retry_after_pauses_every_process(
     workflow: Workflow,
     fake_provider: FakeProvider,
     coded_sheets: Callable[..., Path],
+    store: str,
 ) -> None:
+    redis_url = os.environ.get("HERBARIUM_REDIS_URL", "")
+    if store == "redis" and not redis_url:
+        pytest.skip("HERBARIUM_REDIS_URL is not set (CI sets it via .ci/with-redis.sh)")
     images = coded_sheets(8)
     fake = fake_provider
     fake.config.latency_s = 0.25
     fake.config.planned_retry_after_s = 2
     fake.config.plans = {"sheet-001": ["rate_limit"], "sheet-005": ["rate_limit_date"]}
-    config = write_api_config(workflow.root, fake, images, concurrency=3)
+    gate = (
+        {"gate": redis_url, "gate_name": str(workflow.root)} if store == "redis" else {}
+    )
+    config = write_api_config(workflow.root, fake, images, concurrency=3, **gate)
     run_api(workflow, config, "--cores", "3", "--resources", "api=3")
     assert all(r.status == "ok" for r in records(workflow).values())
+    # The gate lives where the config put it, and the run noted where for
+    # `herbarium-dwc status`.
+    noted = json.loads((workflow.root / "results/work/gate.json").read_text())
+    sqlite_file = workflow.root / "results" / "gate.sqlite"
+    assert sqlite_file.exists() == (store == "sqlite")
+    assert noted["store"] == (redis_url if store == "redis" else str(sqlite_file))
     log = sorted(fake.log(), key=lambda e: e["t_recv"])
     limited = [e for e in log if e["status"] == 429]
     assert len(limited) == 2
@@ -417,6 +433,24 @@ def test_missing_key_stops_before_any_work(
     done = run_api(workflow, config, check=False)
     assert done.returncode != 0
     assert f"{TEST_KEY_ENV} is not set; export it" in done.stderr
+    assert not (workflow.root / "results").exists()
+    assert fake_provider.log() == []
+
+
+def test_a_redis_gate_nobody_answers_stops_before_any_work(
+    workflow: Workflow,
+    fake_provider: FakeProvider,
+    coded_sheets: Callable[..., Path],
+) -> None:
+    images = coded_sheets(2)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gate = f"redis://127.0.0.1:{port}/0"
+    config = write_api_config(workflow.root, fake_provider, images, gate=gate)
+    done = run_api(workflow, config, check=False)
+    assert done.returncode != 0
+    assert done.stderr.count(f"cannot reach the rate gate's Redis at {gate}") == 1
     assert not (workflow.root / "results").exists()
     assert fake_provider.log() == []
 

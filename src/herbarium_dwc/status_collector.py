@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from herbarium_dwc.events import EventTail
-from herbarium_dwc.gate_state import GATE_FILE, read_gate_state
+from herbarium_dwc.gate_state import read_gate_state
 from herbarium_dwc.status import (
     CACHE_FOLDER,
     LATEST_FAILURES,
@@ -379,7 +379,7 @@ class StatusCollector:
             snap.notes.append(f"{self._tail.skipped} unreadable event line(s) skipped")
         if unlogged:
             snap.notes.append(f"{len(unlogged)} record(s) had no event and were read")
-        snap.gate = read_gate_state(self.results / GATE_FILE, now=now)
+        snap.gate = read_gate_state(self.results, now=now)
         return snap
 
     def _latest_failures(
