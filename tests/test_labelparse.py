@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from herbarium_dwc.dwc.terms import EXTRACTED_TERMS
 from herbarium_dwc.evaluate import cached_ocr, evaluate, load_truth
 from herbarium_dwc.labelparse import (
     FLAG_AMBIGUOUS_DATE,
     FLAG_COUNTRY_INFERRED,
     FLAG_GENUS_ONLY,
     FLAG_SEVERAL_LABELS,
+    PARSED_TERMS,
     ParsedLabel,
     ParseSettings,
     parse_label,
@@ -249,6 +251,13 @@ def test_parse_label_confidence_follows_ocr_confidence() -> None:
     sure = parse([line("Richard C. Harris 53566", 100, 100, confidence=0.99)])
     unsure = parse([line("Richard C. Harris 53566", 100, 100, confidence=0.6)])
     assert sure.confidence["recordedBy"] > unsure.confidence["recordedBy"]
+
+
+def test_parse_label_fills_only_parsed_terms() -> None:
+    parsed = parse(NYBG_PACKET)
+    assert parsed.verbatim
+    assert set(parsed.verbatim) <= set(PARSED_TERMS)
+    assert set(PARSED_TERMS) <= set(EXTRACTED_TERMS)
 
 
 def test_parse_label_of_empty_ocr_is_empty() -> None:
