@@ -1,8 +1,9 @@
 """Dates on labels to ISO 8601 ``eventDate`` / ``dateIdentified``.
 
 A label date is read as a sequence of numbers, month words (English, French,
-Spanish, German, Latin, whole or abbreviated) and Roman-numeral months, split by
-separators. The sequence is matched against the forms collectors write
+Spanish, German, Latin, Italian, Portuguese; whole or abbreviated) and
+Roman-numeral months, split by separators. The sequence is matched against
+the forms collectors write
 (``14 Aug 1969``, ``Aug. 14, 1969``, ``14.VIII.1969``, ``1/9/82``, ``1969-08``,
 ``19-23 June 1967``, ``AUG. 31-SEPT. 20, 1905``, ``June July Aug. 1940``) and
 the result keeps exactly the precision written: a month-only date stays
@@ -65,9 +66,11 @@ _MONTH_WORDS: dict[int, str] = {
     11: "november novembre noviembre novembris novembro",
     12: "december décembre diciembre dezember decembris dicembre dezembro",
 }
-# Abbreviations written on labels. Most are also prefixes of a whole word
-# above, which month_from_word accepts anyway; they are listed so that the
-# label parser, which needs every spelling up front, knows them too.
+# Abbreviations written on labels. Each is also a prefix of a whole word
+# above, which month_from_word accepts anyway; they are listed because the
+# label parser searches free text for these spellings only. Prefixes that are
+# common words ("out" for outubro) are left off so the parser never takes
+# them for a month; month_from_word, used on date fields, still reads them.
 _MONTH_ABBREVIATIONS: dict[int, str] = {
     1: "jan janv ene",
     2: "feb febr fevr févr fev",
@@ -117,6 +120,7 @@ ROMAN_MONTHS: dict[str, int] = {
     "xi": 11,
     "xii": 12,
 }
+
 # Words that carry no date information on a label.
 _NOISE_WORDS = frozenset(
     {
