@@ -3,11 +3,11 @@
 A label date is read as a sequence of numbers, month words (English, French,
 Spanish, German, Latin, Italian, Portuguese; whole or abbreviated) and
 Roman-numeral months, split by separators. The sequence is matched against
-the forms collectors write
-(``14 Aug 1969``, ``Aug. 14, 1969``, ``14.VIII.1969``, ``1/9/82``, ``1969-08``,
-``19-23 June 1967``, ``AUG. 31-SEPT. 20, 1905``, ``June July Aug. 1940``) and
-the result keeps exactly the precision written: a month-only date stays
-``1969-08``, a day is never invented.
+the forms collectors write (``14 Aug 1969``, ``Aug. 14, 1969``,
+``14.VIII.1969``, ``1/9/82``, ``1969-08``, ``19-23 June 1967``,
+``AUG. 31-SEPT. 20, 1905``, ``June July Aug. 1940``) and the result keeps
+exactly the precision written: a month-only date stays ``1969-08``, a day is
+never invented.
 
 Doubts become flags (``eventDate:<reason>``), see :data:`FLAG_REASONS`.
 """
