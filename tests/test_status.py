@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,11 @@ from herbarium_dwc.gate_state import read_gate_state
 from herbarium_dwc.ratelimit import GATE_FILE, note_gate_location
 from herbarium_dwc.record import write_record
 from herbarium_dwc.status import CACHE_FOLDER, choose_run, duration, write_range
-from herbarium_dwc.status_collector import StatusCollector, prepare_status
+from herbarium_dwc.status_collector import (
+    StatusCollector,
+    prepare_status,
+    refresh_summary,
+)
 from herbarium_dwc.status_view import render_status, watch_status
 
 from .fabricate import (
@@ -322,6 +328,38 @@ def test_gate_that_is_locked_for_writing_is_still_read(tmp_path: Path) -> None:
     # A writer holding the gate does not block status: it reads the last
     # committed state.
     assert (state.mode, state.until) == ("cooling", NOW + 30)
+
+
+def test_jobs_refresh_a_stale_summary_one_at_a_time(fabricated: Fabricated) -> None:
+    results = fabricated.results
+    state = results / CACHE_FOLDER / f"{RUN}.events.json"
+    lock = results / CACHE_FOLDER / f".{RUN}.refresh.lock"
+    # No summary yet: the first job makes one, and then the log is all read.
+    assert refresh_summary(results, RUN) is True
+    assert state.is_file() and not lock.exists()
+    assert StatusCollector(results, RUN, persist=True)._tail.read() == []
+    # A fresh summary is left alone.
+    assert refresh_summary(results, RUN) is False
+    # A stale one is refreshed, unless another job holds the lock ...
+    old = time.time() - 3600
+    os.utime(state, (old, old))
+    lock.touch()
+    assert refresh_summary(results, RUN) is False
+    assert state.stat().st_mtime == old
+    # ... but a lock left by a killed job for over ten minutes is dropped.
+    os.utime(lock, (old, old))
+    assert refresh_summary(results, RUN) is False
+    assert not lock.exists()
+    assert refresh_summary(results, RUN) is True
+    assert state.stat().st_mtime > old
+
+
+def test_a_summary_refresh_that_cannot_write_does_not_raise(
+    fabricated: Fabricated,
+) -> None:
+    (fabricated.results / "work").mkdir(exist_ok=True)
+    (fabricated.results / CACHE_FOLDER).write_text("a file where a folder should be")
+    assert refresh_summary(fabricated.results, RUN) is False
 
 
 def test_persisted_summary_is_reused_and_only_new_events_are_read(

@@ -49,6 +49,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 logger = logging.getLogger(__name__)
 
 EVENTS_FOLDER = "events"
@@ -178,10 +180,11 @@ def append_event(results_dir: str | Path, **fields: Any) -> dict[str, Any]:
 def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], int, int]:
     """Parse complete JSON lines of ``data``.
 
-    The usual case, every line whole, is parsed in one ``json.loads`` of the
-    lines joined into an array (several times faster than a call per line:
-    status reads hundreds of thousands of lines); only when that fails is
-    each line parsed alone, to skip the bad ones.
+    The usual case, every line whole, is parsed in one call of orjson (a
+    C parser about twice as fast as the standard library's) on the lines
+    joined into an array (several times faster than a call per line: status
+    reads hundreds of thousands of lines); only when that fails is each line
+    parsed alone, to skip the bad ones.
 
     :returns: the events, the number of bytes consumed (up to and including
         the last newline, so a torn last line is left for later) and the
@@ -194,10 +197,10 @@ def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], int, int]:
     try:
         # json.dumps escapes newlines inside strings, so every raw newline
         # separates two events.
-        parsed = json.loads(b"[" + body.replace(b"\n", b",") + b"]")
+        parsed = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
     except ValueError:
         parsed = None
-    if isinstance(parsed, list) and all(isinstance(e, dict) for e in parsed):
+    if isinstance(parsed, list) and set(map(type, parsed)) == {dict}:
         return parsed, end, 0
     events: list[dict[str, Any]] = []
     bad = 0
@@ -205,7 +208,7 @@ def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], int, int]:
         if not raw.strip():
             continue
         try:
-            event = json.loads(raw)
+            event = orjson.loads(raw)
         except ValueError:
             bad += 1
             continue

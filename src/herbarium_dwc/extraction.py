@@ -146,7 +146,8 @@ def extract_specimen(
     After the record is written, one ``record`` event goes to the event log
     of ``results_dir`` (see :mod:`herbarium_dwc.events`), whatever the
     engine; events the engine appends itself are tagged with the run and the
-    specimen.
+    specimen. Every few minutes one job also brings the status summary up to
+    date (:func:`~herbarium_dwc.status_collector.refresh_summary`).
 
     :param results_dir: the results folder whose event log to append to;
         None writes no event.
@@ -161,6 +162,11 @@ def extract_specimen(
         )
         if results_dir is not None:
             _record_event(results_dir, record)
+    if results_dir is not None:
+        # Imported here: only specimen jobs of a workflow need it.
+        from herbarium_dwc.status_collector import refresh_summary
+
+        refresh_summary(results_dir, run)
     return record
 
 

@@ -54,7 +54,6 @@ from herbarium_dwc.errors import (
     HerbariumError,
     TransientError,
 )
-from herbarium_dwc.record import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -793,6 +792,10 @@ def note_gate_location(config: dict[str, Any]) -> Path:
     only the results folder. A Redis password stays out: they take it from
     ``HERBARIUM_REDIS_PASSWORD`` like the workflow does.
     """
+    # Imported here: record imports pydantic, which `herbarium-dwc status`
+    # (a reader of this module) should not pay for.
+    from herbarium_dwc.record import write_json_atomic
+
     location = gate_location(config)
     store = redact_url(location.store) if location.is_redis else location.store
     if not location.is_redis:

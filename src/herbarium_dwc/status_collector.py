@@ -25,6 +25,8 @@ from collections import Counter, deque
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from herbarium_dwc.events import EventTail
 from herbarium_dwc.gate_state import read_gate_state
 from herbarium_dwc.status import (
@@ -46,6 +48,10 @@ logger = logging.getLogger(__name__)
 
 # Failures remembered to pick the latest from (some may be retried since).
 _FAILURE_MEMORY = 500
+# Specimen jobs bring the saved summary up to date when it is older than
+# this, so a status call never has more than a few minutes of log to parse.
+SUMMARY_MAX_AGE_S = 120.0
+_STALE_LOCK_S = 600.0
 
 Usage = tuple[float, float, float]
 # A record read from disk: time, status, failure kind, message, usage.
@@ -141,7 +147,7 @@ class StatusCollector:
 
     def _load_state(self) -> None:
         try:
-            state = json.loads(self._state_path.read_bytes())
+            state = orjson.loads(self._state_path.read_bytes())
             if state.get("version") != _STATE_VERSION or state.get("run") != self.run:
                 return
             for name, (inode, offset) in state["offsets"].items():
@@ -202,17 +208,20 @@ class StatusCollector:
 
     def _ingest(self, events: list[dict[str, Any]]) -> None:
         # The hot loop of status: hundreds of thousands of events on a big
-        # run, so it binds what it uses to locals and builds nothing it
-        # does not need.
+        # run, so it binds what it uses to locals, looks up each field once
+        # and leaves what C can do (min, max) to after the loop.
         run = self.run
         times = self._times
         failed_kinds = self._failed
         recent = self._recent
         failures = self._failures
-        engines = self._engines
+        engines: dict[tuple[Any, Any], int] = {}
         requested = self._requested
-        request_total = self._request_total
-        first, last = self._first, self._last
+        record_usage = self._record_usage
+        record_total = self._record_total
+        request_errors = self._request_errors
+        prompt = answer = cost = 0.0
+        new_from = len(recent)
         for event in events:
             get = event.get
             event_run = get("run")
@@ -224,26 +233,29 @@ class StatusCollector:
             specimen = get("specimen", "")
             if get("event") != "record":
                 if specimen not in requested:
-                    self._first_request(specimen)
-                request_total[0] += get("prompt_tokens") or 0
-                request_total[1] += get("completion_tokens") or 0
-                request_total[2] += get("cost_usd") or 0.0
+                    # From now on this specimen's cost comes from its
+                    # request events, not from its record's usage.
+                    requested.add(specimen)
+                    old = record_usage.pop(specimen, None)
+                    if old is not None:
+                        for index in range(3):
+                            record_total[index] -= old[index]
+                prompt += get("prompt_tokens") or 0
+                answer += get("completion_tokens") or 0
+                cost += get("cost_usd") or 0.0
                 outcome = get("outcome")
                 if outcome != "ok" and outcome is not None:
                     label = str(get("failure_kind") or outcome)
                     if get("http_status"):
                         label += f" (HTTP {get('http_status')})"
-                    self._request_errors.append((when, label))
+                    request_errors.append((when, label))
                 continue
-            if first is None or when < first:
-                first = when
-            if last is None or when > last:
-                last = when
             recent.append(when)
-            engines[(get("engine"), get("model"))] += 1
+            pair = (get("engine"), get("model"))
+            engines[pair] = engines.get(pair, 0) + 1
             failed = get("outcome") == "failed"
-            kind = str(get("failure_kind") or "unknown") if failed else ""
             if failed:
+                kind = str(get("failure_kind") or "unknown")
                 failures.append((when, specimen, kind, str(get("message", ""))))
             previous = times.get(specimen)
             if previous is None or previous <= when:
@@ -252,23 +264,20 @@ class StatusCollector:
                     failed_kinds[specimen] = kind
                 elif previous is not None:
                     failed_kinds.pop(specimen, None)
-            tokens, answer, cost = (
-                get("prompt_tokens"),
-                get("completion_tokens"),
-                get("cost_usd"),
-            )
-            if tokens or answer or cost or specimen in self._record_usage:
-                usage = (float(tokens or 0), float(answer or 0), float(cost or 0))
+            used = (get("prompt_tokens"), get("completion_tokens"), get("cost_usd"))
+            if used[0] or used[1] or used[2] or specimen in record_usage:
+                usage = (float(used[0] or 0), float(used[1] or 0), float(used[2] or 0))
                 self._record_usage_of(specimen, usage)
-        self._first, self._last = first, last
-
-    def _first_request(self, specimen: str) -> None:
-        # From now on this specimen's cost comes from its request events.
-        self._requested.add(specimen)
-        old = self._record_usage.pop(specimen, None)
-        if old is not None:
-            for index in range(3):
-                self._record_total[index] -= old[index]
+        total = self._request_total
+        total[0] += prompt
+        total[1] += answer
+        total[2] += cost
+        self._engines.update(engines)
+        if len(recent) > new_from:
+            added = recent[new_from:]
+            low, high = min(added), max(added)
+            self._first = low if self._first is None else min(self._first, low)
+            self._last = high if self._last is None else max(self._last, high)
 
     def _listing(self) -> set[str]:
         folder = self.results / "specimens" / self.run
@@ -296,7 +305,7 @@ class StatusCollector:
         """
         if self._cache is None:
             try:
-                self._cache = json.loads(self._cache_path.read_bytes())
+                self._cache = orjson.loads(self._cache_path.read_bytes())
             except (OSError, ValueError):
                 self._cache = {}
         cache = self._cache
@@ -504,6 +513,60 @@ def prepare_status(results: str | Path, run: str, ids: list[str]) -> None:
         StatusCollector(results, run, persist=True).collect()
     except (OSError, ValueError) as exc:
         logger.warning("cannot prepare %s for herbarium-dwc status: %s", results, exc)
+
+
+def refresh_summary(
+    results: str | Path, run: str, max_age_s: float = SUMMARY_MAX_AGE_S
+) -> bool:
+    """Bring the saved event-log summary up to date if it is older than ``max_age_s``.
+
+    Specimen jobs call this after writing their record, so that during a long
+    run the summary never lags more than a few minutes behind the log, and the
+    first ``herbarium-dwc status`` call of the day parses minutes of events,
+    not hours. One job at a time does it (an exclusive lock file; a lock left
+    by a killed job is ignored after ten minutes); the others return at once.
+    Never raises: a progress summary must not fail a specimen.
+
+    :param results: the results folder.
+    :param run: the run name.
+    :param max_age_s: refresh when the summary is older than this.
+    :returns: True when this call refreshed the summary.
+
+    >>> refresh_summary("results", "offline-rapidocr-parser-v1")
+    False
+    """
+    folder = Path(results) / CACHE_FOLDER
+    state = folder / f"{run}.events.json"
+    now = time.time()
+    try:
+        if now - state.stat().st_mtime < max_age_s:
+            return False
+    except OSError:
+        pass  # no summary yet: make one
+    lock = folder / f".{run}.refresh.lock"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        try:
+            if now - lock.stat().st_mtime > _STALE_LOCK_S:
+                lock.unlink(missing_ok=True)
+        except OSError:
+            pass
+        return False
+    except OSError as exc:
+        logger.info("cannot refresh the status summary in %s: %s", folder, exc)
+        return False
+    try:
+        StatusCollector(results, run, persist=True).collect()
+        os.utime(state)
+        return True
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("could not refresh the status summary %s: %s", state, exc)
+        return False
+    finally:
+        os.close(fd)
+        lock.unlink(missing_ok=True)
 
 
 def collect_status(results: str | Path, run: str | None = None) -> StatusSnapshot:
