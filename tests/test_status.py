@@ -330,6 +330,22 @@ def test_gate_that_is_locked_for_writing_is_still_read(tmp_path: Path) -> None:
     assert (state.mode, state.until) == ("cooling", NOW + 30)
 
 
+def test_an_event_with_a_field_of_the_wrong_type_is_skipped_and_counted(
+    fabricated: Fabricated,
+) -> None:
+    before = StatusCollector(fabricated.results, RUN).collect(now=NOW)
+    bad = {"time": iso(NOW - 5), "event": "request", "run": RUN, "specimen": "s01"}
+    write_events(
+        fabricated.results / "events" / "node-z.jsonl",
+        [{**bad, "prompt_tokens": "many"}, {**bad, "prompt_tokens": 7}],
+    )
+    after = StatusCollector(fabricated.results, RUN).collect(now=NOW)
+    # The good line of the two is counted; the other is reported, not fatal.
+    assert after.prompt_tokens == before.prompt_tokens + 7
+    skipped = [n for n in after.notes if "unreadable event line" in n]
+    assert skipped == ["2 unreadable event line(s) skipped"]
+
+
 def test_jobs_refresh_a_stale_summary_one_at_a_time(fabricated: Fabricated) -> None:
     results = fabricated.results
     state = results / CACHE_FOLDER / f"{RUN}.events.json"

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 
 from herbarium_dwc.errors import HerbariumError
 from herbarium_dwc.gate_state import GateState
@@ -182,5 +182,5 @@ def write_json(path: Path, data: Any) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(orjson.dumps(data))
+    tmp.write_bytes(msgspec.json.encode(data))
     os.replace(tmp, path)

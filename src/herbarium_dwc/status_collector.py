@@ -25,7 +25,7 @@ from collections import Counter, deque
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 
 from herbarium_dwc.events import EventTail
 from herbarium_dwc.gate_state import read_gate_state
@@ -57,6 +57,29 @@ Usage = tuple[float, float, float]
 # A record read from disk: time, status, failure kind, message, usage.
 _DiskRecord = tuple[str, str, str | None, str, Usage]
 _STATE_VERSION = 2
+
+
+class _Event(msgspec.Struct):
+    """The fields of an event that status reads (see herbarium_dwc.events).
+
+    Decoding straight into this struct skips every other field and is about
+    twice as fast as decoding into dicts; a line whose fields have the wrong
+    type is skipped and counted like a torn one.
+    """
+
+    time: str | None = None
+    event: str | None = None
+    run: str | None = None
+    specimen: str = ""
+    engine: str | None = None
+    model: str | None = None
+    outcome: str | None = None
+    failure_kind: str | None = None
+    message: str | None = None
+    http_status: int | None = None
+    prompt_tokens: float | None = None
+    completion_tokens: float | None = None
+    cost_usd: float | None = None
 
 
 class StatusCollector:
@@ -106,7 +129,7 @@ class StatusCollector:
             self._load_state()
 
     def _reset(self) -> None:
-        self._tail = EventTail(self.results)
+        self._tail = EventTail(self.results, item_type=_Event)
         # specimen -> time of its latest record event; and, for those whose
         # latest record failed, the failure kind
         self._times: dict[str, str] = {}
@@ -147,7 +170,7 @@ class StatusCollector:
 
     def _load_state(self) -> None:
         try:
-            state = orjson.loads(self._state_path.read_bytes())
+            state = msgspec.json.decode(self._state_path.read_bytes())
             if state.get("version") != _STATE_VERSION or state.get("run") != self.run:
                 return
             for name, (inode, offset) in state["offsets"].items():
@@ -206,10 +229,10 @@ class StatusCollector:
             for index in range(3):
                 self._record_total[index] += usage[index]
 
-    def _ingest(self, events: list[dict[str, Any]]) -> None:
+    def _ingest(self, events: list[_Event]) -> None:
         # The hot loop of status: hundreds of thousands of events on a big
-        # run, so it binds what it uses to locals, looks up each field once
-        # and leaves what C can do (min, max) to after the loop.
+        # run, so it binds what it uses to locals, reads each field once and
+        # leaves what C can do (min, max) to after the loop.
         run = self.run
         times = self._times
         failed_kinds = self._failed
@@ -223,15 +246,13 @@ class StatusCollector:
         prompt = answer = cost = 0.0
         new_from = len(recent)
         for event in events:
-            get = event.get
-            event_run = get("run")
-            if event_run is not None and event_run != run:
+            if event.run is not None and event.run != run:
                 continue
-            when = get("time")
-            if when.__class__ is not str:
+            when = event.time
+            if when is None:
                 continue
-            specimen = get("specimen", "")
-            if get("event") != "record":
+            specimen = event.specimen
+            if event.event != "record":
                 if specimen not in requested:
                     # From now on this specimen's cost comes from its
                     # request events, not from its record's usage.
@@ -240,23 +261,23 @@ class StatusCollector:
                     if old is not None:
                         for index in range(3):
                             record_total[index] -= old[index]
-                prompt += get("prompt_tokens") or 0
-                answer += get("completion_tokens") or 0
-                cost += get("cost_usd") or 0.0
-                outcome = get("outcome")
+                prompt += event.prompt_tokens or 0
+                answer += event.completion_tokens or 0
+                cost += event.cost_usd or 0.0
+                outcome = event.outcome
                 if outcome != "ok" and outcome is not None:
-                    label = str(get("failure_kind") or outcome)
-                    if get("http_status"):
-                        label += f" (HTTP {get('http_status')})"
+                    label = event.failure_kind or outcome
+                    if event.http_status:
+                        label += f" (HTTP {event.http_status})"
                     request_errors.append((when, label))
                 continue
             recent.append(when)
-            pair = (get("engine"), get("model"))
+            pair = (event.engine, event.model)
             engines[pair] = engines.get(pair, 0) + 1
-            failed = get("outcome") == "failed"
+            failed = event.outcome == "failed"
             if failed:
-                kind = str(get("failure_kind") or "unknown")
-                failures.append((when, specimen, kind, str(get("message", ""))))
+                kind = event.failure_kind or "unknown"
+                failures.append((when, specimen, kind, event.message or ""))
             previous = times.get(specimen)
             if previous is None or previous <= when:
                 times[specimen] = when
@@ -264,7 +285,7 @@ class StatusCollector:
                     failed_kinds[specimen] = kind
                 elif previous is not None:
                     failed_kinds.pop(specimen, None)
-            used = (get("prompt_tokens"), get("completion_tokens"), get("cost_usd"))
+            used = (event.prompt_tokens, event.completion_tokens, event.cost_usd)
             if used[0] or used[1] or used[2] or specimen in record_usage:
                 usage = (float(used[0] or 0), float(used[1] or 0), float(used[2] or 0))
                 self._record_usage_of(specimen, usage)
@@ -305,7 +326,7 @@ class StatusCollector:
         """
         if self._cache is None:
             try:
-                self._cache = orjson.loads(self._cache_path.read_bytes())
+                self._cache = msgspec.json.decode(self._cache_path.read_bytes())
             except (OSError, ValueError):
                 self._cache = {}
         cache = self._cache
