@@ -261,3 +261,33 @@ def test_status_reads_a_redis_gate_the_workflow_noted(tmp_path: Path) -> None:
         store = gate.store
         assert isinstance(store, RedisGateStore)
         store._client.delete(gate_location(config).name)
+
+
+def test_the_gate_command_finds_and_reopens_a_redis_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not REDIS_URL:
+        pytest.skip("HERBARIUM_REDIS_URL is not set (CI sets it via .ci/with-redis.sh)")
+    from herbarium_dwc.cli import main
+
+    name = f"test-{uuid.uuid4().hex}"
+    config = {
+        "results": str(tmp_path),
+        "openai": {"gate": REDIS_URL, "gate_name": name},
+    }
+    note_gate_location(config)
+    gate = RateGate(gate_location(config).open(), GateSettings())
+    try:
+        gate.close("credits", "HTTP 402: no credits")
+        assert main(["gate", str(tmp_path)]) == 0
+        shown = capsys.readouterr().out
+        assert '"kind": "credits"' in shown
+        assert main(["gate", str(tmp_path), "--reopen"]) == 0
+        assert f"reopened {REDIS_URL} key herbarium-dwc:gate:{name}" in (
+            capsys.readouterr().out
+        )
+        assert gate.state().stop_kind is None
+    finally:
+        store = gate.store
+        assert isinstance(store, RedisGateStore)
+        store._client.delete(gate_location(config).name)
