@@ -87,10 +87,14 @@ def get_prompt_file():
 
 
 def open_api_gate():
-    """At the start of a run, clear the gate's stop switch from an earlier run."""
+    """At the start of a run, clear the gate's stop switch from an earlier run,
+    and note this (scheduling) process, which a job that meets a closed gate
+    asks to start no more jobs."""
     if IS_API:
         from herbarium_dwc.ratelimit import reopen_gate
+        from herbarium_dwc.scheduler import note_scheduler
 
+        note_scheduler(RESULTS)
         try:
             reopen_gate(config)
         except HerbariumError as exc:
