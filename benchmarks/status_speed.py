@@ -10,7 +10,10 @@ runs it, a fresh Python process each time:
 - cold: the first status call on the folder parses the whole event log;
 - warm: later calls load the summary the first one saved under
   work/status/ and parse only events added since (none, or 1,000 new
-  specimens' worth, as when a run goes on between two calls);
+  specimens' worth, as when a run goes on between two calls). During a
+  run this is the usual case even for the first call: the workflow saves
+  the summary when it starts, and specimen jobs refresh it every two
+  minutes (status_collector.refresh_summary);
 - without any event log: the first call opens every record (and caches
   what it read), later calls answer from that cache.
 

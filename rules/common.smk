@@ -3,7 +3,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from herbarium_dwc.errors import ConfigError
+from herbarium_dwc.errors import ConfigError, HerbariumError
 from herbarium_dwc.demo import DEMO_LABELS
 from herbarium_dwc.settings import (
     extraction_runs_locally,
@@ -63,14 +63,17 @@ def check_api_settings():
     if not IS_API:
         return
     from herbarium_dwc.providers import ProviderSettings, load_prompt, read_keys
-    from herbarium_dwc.ratelimit import gate_path
+    from herbarium_dwc.ratelimit import gate_location
 
     try:
         settings = ProviderSettings.from_config(config)
         read_keys(settings)
         load_prompt(get_prompt_file())
-        gate_path(config)
-    except ConfigError as exc:
+        gate = gate_location(config)
+        if gate.is_redis:
+            # A Redis gate that cannot be reached stops the run here, once.
+            gate.open()
+    except HerbariumError as exc:
         sys.exit(f"herbarium-dwc: configuration problem: {exc}")
 
 
@@ -85,12 +88,19 @@ def get_prompt_file():
 
 def open_api_gate():
     """At the start of a run, clear the gate's stop switch and the
-    connectivity checks of an earlier run, so each host checks again."""
+    connectivity checks of an earlier run (so each host checks again), and
+    note this (scheduling) process, which a job that meets a closed gate asks
+    to start no more jobs."""
     if IS_API:
         from herbarium_dwc.connectivity import connectivity_dir, forget_checks
         from herbarium_dwc.ratelimit import reopen_gate
+        from herbarium_dwc.scheduler import note_scheduler
 
-        reopen_gate(config)
+        note_scheduler(RESULTS)
+        try:
+            reopen_gate(config)
+        except HerbariumError as exc:
+            sys.exit(f"herbarium-dwc: cannot open the rate gate: {exc}")
         forget_checks(connectivity_dir(RESULTS))
 
 

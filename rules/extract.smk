@@ -1,9 +1,10 @@
 # Turn one specimen into its Darwin Core record (the per-specimen JSON).
-# Known limit: once the API gate's stop switch closes (quota, credits, key,
-# budget), Snakemake's keep-going still starts every remaining job of this
-# rule; each fails within a second without a request and leaves no record.
-# A job cannot stop the scheduler; Snakemake's onerror hook then prints the
-# reason once (rules/common.smk, report_api_gate).
+# Once the API gate's stop switch closes (quota, credits, key, budget), the
+# job that meets it asks Snakemake to start no more jobs (graceful exit, see
+# herbarium_dwc.scheduler); the onerror hook then prints the reason once
+# (rules/common.smk, report_api_gate). Known limit: a job on another node
+# than Snakemake (api_on_cluster) cannot signal it, so there the remaining
+# jobs still start and each fails within a second without a request.
 # API engines run it on the submitting host unless api_on_cluster is set
 # (compute nodes often have no internet); the offline engine joins the group.
 rule extract_specimen:

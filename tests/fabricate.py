@@ -9,12 +9,12 @@ record outside the range, events of another run, and a rate-gate file.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from herbarium_dwc.ratelimit import GATE_FILE, GateSettings, RateGate, SQLiteGateStore
 from herbarium_dwc.record import (
     EngineInfo,
     Failure,
@@ -94,19 +94,16 @@ def write_gate(
     cooldown_until: float | None,
     stop_reason: str | None,
     cooldown_reason: str = "",
+    now: float,
 ) -> Path:
-    """Write a rate-gate file in the layout status recognises."""
-    path = results / "ratelimit.sqlite"
+    """Put the real rate gate of ``results`` in a state, as API runs leave it."""
+    path = results / GATE_FILE
     path.unlink(missing_ok=True)
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TABLE gate (name TEXT, cooldown_until REAL, cooldown_reason TEXT,"
-            " stopped INTEGER, stop_reason TEXT)"
-        )
-        db.execute(
-            "INSERT INTO gate VALUES ('default', ?, ?, ?, ?)",
-            (cooldown_until, cooldown_reason, 1 if stop_reason else 0, stop_reason),
-        )
+    gate = RateGate(SQLiteGateStore(path), GateSettings(), clock=lambda: now)
+    if cooldown_until is not None:
+        gate.rate_limited(cooldown_until - now, cooldown_reason or "HTTP 429")
+    if stop_reason:
+        gate.close("credits", stop_reason)
     return path
 
 

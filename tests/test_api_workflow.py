@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -203,19 +204,33 @@ def test_every_kind_of_reply_ends_as_the_table_says(
     assert records(workflow)["sheet-003"].status == "ok"
 
 
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
 def test_429_retry_after_pauses_every_process(
     workflow: Workflow,
     fake_provider: FakeProvider,
     coded_sheets: Callable[..., Path],
+    store: str,
 ) -> None:
+    redis_url = os.environ.get("HERBARIUM_REDIS_URL", "")
+    if store == "redis" and not redis_url:
+        pytest.skip("HERBARIUM_REDIS_URL is not set (CI sets it via .ci/with-redis.sh)")
     images = coded_sheets(8)
     fake = fake_provider
     fake.config.latency_s = 0.25
     fake.config.planned_retry_after_s = 2
     fake.config.plans = {"sheet-001": ["rate_limit"], "sheet-005": ["rate_limit_date"]}
-    config = write_api_config(workflow.root, fake, images, concurrency=3)
+    gate = (
+        {"gate": redis_url, "gate_name": str(workflow.root)} if store == "redis" else {}
+    )
+    config = write_api_config(workflow.root, fake, images, concurrency=3, **gate)
     run_api(workflow, config, "--cores", "3", "--resources", "api=3")
     assert all(r.status == "ok" for r in records(workflow).values())
+    # The gate lives where the config put it, and the run noted where for
+    # `herbarium-dwc status`.
+    noted = json.loads((workflow.root / "results/work/gate.json").read_text())
+    sqlite_file = workflow.root / "results" / "gate.sqlite"
+    assert sqlite_file.exists() == (store == "sqlite")
+    assert noted["store"] == (redis_url if store == "redis" else str(sqlite_file))
     log = sorted(fake.chat_log(), key=lambda e: e["t_recv"])
     limited = [e for e in log if e["status"] == 429]
     assert len(limited) == 2
@@ -241,7 +256,7 @@ def test_quota_or_credits_close_the_gate_and_leave_the_rest_pending(
     coded_sheets: Callable[..., Path],
     stop: str,
 ) -> None:
-    images = coded_sheets(7)
+    images = coded_sheets(12)
     fake = fake_provider
     settings, kind = STOPS[stop]
     for name, value in settings.items():
@@ -251,8 +266,13 @@ def test_quota_or_credits_close_the_gate_and_leave_the_rest_pending(
     done = run_api(workflow, config, check=False)
     assert done.returncode != 0
     assert done.stderr.count(f"API requests stopped ({kind})") == 1
+    # The job that met the closed gate asked Snakemake to start no more
+    # extraction jobs: only those already running failed, not the rest.
+    assert "Will exit after finishing currently running jobs" in done.stderr
+    failed_jobs = done.stderr.count("Error in rule extract_specimen")
+    assert 1 <= failed_jobs <= 2  # concurrency 2
     first = records(workflow)
-    assert 3 <= len(first) < 7
+    assert 3 <= len(first) < 12
     assert all(r.status == "ok" for r in first.values())
     log = sorted(fake.chat_log(), key=lambda e: e["t_recv"])
     stopped = min(e["t_done"] for e in log if e["fault"] == stop)
@@ -277,7 +297,7 @@ def test_quota_or_credits_close_the_gate_and_leave_the_rest_pending(
         )
     run_api(workflow, config)
     second = fake.chat_log()[len(log) :]
-    assert len(records(workflow)) == 7
+    assert len(records(workflow)) == 12
     assert {e["image"] for e in second}.isdisjoint(first)
 
 
@@ -427,6 +447,24 @@ def test_missing_key_stops_before_any_work(
     assert f"{TEST_KEY_ENV} is not set; export it" in done.stderr
     assert not (workflow.root / "results").exists()
     assert fake_provider.log() == []  # not even a connectivity check
+
+
+def test_a_redis_gate_nobody_answers_stops_before_any_work(
+    workflow: Workflow,
+    fake_provider: FakeProvider,
+    coded_sheets: Callable[..., Path],
+) -> None:
+    images = coded_sheets(2)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gate = f"redis://127.0.0.1:{port}/0"
+    config = write_api_config(workflow.root, fake_provider, images, gate=gate)
+    done = run_api(workflow, config, check=False)
+    assert done.returncode != 0
+    assert done.stderr.count(f"cannot reach the rate gate's Redis at {gate}") == 1
+    assert not (workflow.root / "results").exists()
+    assert fake_provider.log() == []
 
 
 def test_real_sheets_are_answered_from_ground_truth_and_real_replies(

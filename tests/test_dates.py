@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from herbarium_dwc.dwc.dates import is_iso_date, month_from_word, parse_date
+from herbarium_dwc.dwc.dates import (
+    MONTH_SPELLINGS,
+    is_iso_date,
+    month_from_word,
+    parse_date,
+)
 
 REFERENCE = 2026
 
@@ -31,6 +36,8 @@ CASES = [
     ("14 de agosto de 1969", "mdy", "1969-08-14", None),
     ("14. März 1969", "mdy", "1969-03-14", None),
     ("Augusti 1870", "mdy", "1870-08", None),
+    ("15 de março de 1990", "mdy", "1990-03-15", None),
+    ("junho 1950", "mdy", "1950-06", None),
     ("19-23 June 1967", "mdy", "1967-06-19/1967-06-23", None),
     ("Aug 14-20, 1969", "mdy", "1969-08-14/1969-08-20", None),
     ("Aug 1-5, 1969", "mdy", "1969-08-01/1969-08-05", None),
@@ -111,6 +118,13 @@ def test_flags_name_the_term_asked_for() -> None:
 )
 def test_month_from_word(word: str, month: int | None) -> None:
     assert month_from_word(word) == month
+
+
+def test_month_from_word_reads_every_listed_spelling() -> None:
+    # The label parser searches text for MONTH_SPELLINGS and reads the month
+    # back with month_from_word; the two must agree.
+    assert {word: month_from_word(word) for word in MONTH_SPELLINGS} == MONTH_SPELLINGS
+    assert month_from_word("março") == month_from_word("marco") == 3
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from herbarium_dwc.dwc.terms import EXTRACTED_TERMS
 from herbarium_dwc.evaluate import cached_ocr, evaluate, load_truth
 from herbarium_dwc.labelparse import (
     FLAG_AMBIGUOUS_DATE,
     FLAG_COUNTRY_INFERRED,
     FLAG_GENUS_ONLY,
     FLAG_SEVERAL_LABELS,
+    PARSED_TERMS,
     ParsedLabel,
     ParseSettings,
     parse_label,
@@ -251,6 +253,13 @@ def test_parse_label_confidence_follows_ocr_confidence() -> None:
     assert sure.confidence["recordedBy"] > unsure.confidence["recordedBy"]
 
 
+def test_parse_label_fills_only_parsed_terms() -> None:
+    parsed = parse(NYBG_PACKET)
+    assert parsed.verbatim
+    assert set(parsed.verbatim) <= set(PARSED_TERMS)
+    assert set(PARSED_TERMS) <= set(EXTRACTED_TERMS)
+
+
 def test_parse_label_of_empty_ocr_is_empty() -> None:
     parsed = parse([])
     assert parsed.verbatim == {}
@@ -362,6 +371,8 @@ def test_split_people_number(text: str, expected: tuple[str, str]) -> None:
         ("19-XII-1947", "1947-12-19"),
         ("13 juil. 1969", "1969-07-13"),
         ("12aout1965.", "1965-08-12"),
+        ("12 settembre 1931", "1931-09-12"),
+        ("3 Augusti 1890", "1890-08-03"),
         ("20 July l956", "1956-07-20"),
         ("24Ju1y 1967", "1967-07-24"),
         ("July, 1956", "1956-07"),

@@ -1,6 +1,6 @@
 """The redis-server that .ci/with-redis.sh starts for tests on 127.0.0.1.
 
-The shared rate gate's Redis backend will be tested against this server; this
+The shared rate gate's Redis store is tested against this server; this
 test checks that CI really provides one (loopback only, answering, writable).
 It skips when HERBARIUM_REDIS_URL is not set (outside CI).
 """

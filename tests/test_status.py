@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -13,9 +15,14 @@ from rich.console import Console
 from herbarium_dwc.cli import main
 from herbarium_dwc.errors import HerbariumError
 from herbarium_dwc.gate_state import read_gate_state
+from herbarium_dwc.ratelimit import GATE_FILE, note_gate_location
 from herbarium_dwc.record import write_record
 from herbarium_dwc.status import CACHE_FOLDER, choose_run, duration, write_range
-from herbarium_dwc.status_collector import StatusCollector, prepare_status
+from herbarium_dwc.status_collector import (
+    StatusCollector,
+    prepare_status,
+    refresh_summary,
+)
 from herbarium_dwc.status_view import render_status, watch_status
 
 from .fabricate import (
@@ -115,6 +122,7 @@ def test_status_output_shows_every_state(
         cooldown_until=NOW + 45,
         stop_reason=None,
         cooldown_reason="HTTP 429 with Retry-After 45",
+        now=NOW,
     )
     text = _text(fabricated.results)
     assert f"run {RUN}" in text
@@ -139,6 +147,7 @@ def test_status_output_says_when_the_gate_is_stopped_and_why(
         fabricated.results,
         cooldown_until=None,
         stop_reason="HTTP 402: credits exhausted",
+        now=NOW,
     )
     text = _text(fabricated.results)
     assert "STOPPED: HTTP 402: credits exhausted" in text
@@ -152,7 +161,7 @@ def test_status_command_prints_the_screen_and_exits_zero(
     out = capsys.readouterr().out
     assert f"run {RUN}" in out
     assert "pending 6" in out
-    assert "gate" in out and "unknown (no ratelimit.sqlite in" in out
+    assert "gate" in out and "not used (no API run in this folder)" in out
 
 
 def test_status_command_on_a_folder_without_runs_says_what_to_do(
@@ -266,61 +275,107 @@ def test_duration_reads_like_people_say_it(seconds: float, shown: str) -> None:
     assert duration(seconds) == shown
 
 
-def test_gate_absent_is_unknown_with_a_reason(tmp_path: Path) -> None:
-    state = read_gate_state(tmp_path / "ratelimit.sqlite")
-    assert state.mode == "unknown" and "no ratelimit.sqlite" in state.reason
-
-
-def test_gate_of_an_unknown_layout_is_unknown(tmp_path: Path) -> None:
-    path = tmp_path / "ratelimit.sqlite"
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE buckets (host TEXT, tokens REAL)")
-    state = read_gate_state(path, now=NOW)
-    assert state.mode == "unknown" and "layout" in state.reason
+def test_gate_of_a_folder_without_api_runs_is_unused(tmp_path: Path) -> None:
+    state = read_gate_state(tmp_path)
+    assert state.mode == "unused" and "no API run" in state.reason
 
 
 def test_gate_file_that_is_not_sqlite_is_unknown(tmp_path: Path) -> None:
-    path = tmp_path / "ratelimit.sqlite"
-    path.write_text("not a database")
-    assert read_gate_state(path, now=NOW).mode == "unknown"
+    (tmp_path / GATE_FILE).write_text("not a database")
+    state = read_gate_state(tmp_path, now=NOW)
+    assert state.mode == "unknown" and "rate gate" in state.reason
 
 
-def test_gate_open_cooling_and_stopped_from_columns(tmp_path: Path) -> None:
-    path = write_gate(tmp_path, cooldown_until=NOW - 1, stop_reason=None)
-    assert read_gate_state(path, now=NOW).mode == "open"
-    write_gate(tmp_path, cooldown_until=NOW + 30, stop_reason=None)
-    cooling = read_gate_state(path, now=NOW)
+def test_gate_open_cooling_and_stopped_from_the_real_gate(tmp_path: Path) -> None:
+    write_gate(tmp_path, cooldown_until=NOW - 1, stop_reason=None, now=NOW)
+    assert read_gate_state(tmp_path, now=NOW).mode == "open"
+    write_gate(tmp_path, cooldown_until=NOW + 30, stop_reason=None, now=NOW)
+    cooling = read_gate_state(tmp_path, now=NOW)
     assert (cooling.mode, cooling.until) == ("cooling", NOW + 30)
-    write_gate(tmp_path, cooldown_until=NOW + 30, stop_reason="HTTP 401: bad key")
-    stopped = read_gate_state(path, now=NOW)
-    assert (stopped.mode, stopped.reason) == ("stopped", "HTTP 401: bad key")
+    write_gate(tmp_path, cooldown_until=NOW + 30, stop_reason="HTTP 401", now=NOW)
+    stopped = read_gate_state(tmp_path, now=NOW)
+    assert (stopped.mode, stopped.reason) == ("stopped", "HTTP 401")
 
 
-def test_gate_from_key_value_rows(tmp_path: Path) -> None:
-    path = tmp_path / "ratelimit.sqlite"
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-        db.executemany(
-            "INSERT INTO meta VALUES (?, ?)",
-            [("cooldown_until", str(NOW + 90)), ("cooldown_reason", "429 from host")],
-        )
-    state = read_gate_state(path, now=NOW)
-    assert (state.mode, state.reason) == ("cooling", "429 from host")
+def test_gate_noted_by_the_workflow_is_found_elsewhere(tmp_path: Path) -> None:
+    # openai.gate may put the store outside the results folder; the workflow
+    # notes where, and status follows the note.
+    elsewhere = tmp_path / "shared"
+    write_gate(elsewhere, cooldown_until=NOW + 20, stop_reason=None, now=NOW)
+    results = tmp_path / "results"
+    config = {"results": str(results), "openai": {"gate": str(elsewhere / GATE_FILE)}}
+    note_gate_location(config)
+    state = read_gate_state(results, now=NOW)
+    assert (state.mode, state.until) == ("cooling", NOW + 20)
+
+
+def test_gate_note_naming_a_missing_file_is_unknown(tmp_path: Path) -> None:
+    note_gate_location({"results": str(tmp_path), "openai": {"gate": "/nowhere.db"}})
+    state = read_gate_state(tmp_path, now=NOW)
+    assert state.mode == "unknown" and "/nowhere.db does not exist" in state.reason
 
 
 def test_gate_that_is_locked_for_writing_is_still_read(tmp_path: Path) -> None:
-    path = write_gate(tmp_path, cooldown_until=NOW + 30, stop_reason=None)
+    path = write_gate(tmp_path, cooldown_until=NOW + 30, stop_reason=None, now=NOW)
     writer = sqlite3.connect(path)
     try:
         writer.execute("BEGIN IMMEDIATE")
-        writer.execute("UPDATE gate SET cooldown_until = ?", (NOW + 60,))
-        state = read_gate_state(path, now=NOW)
+        writer.execute("UPDATE gate SET value = 'auth' WHERE name = 'cool.reason'")
+        state = read_gate_state(tmp_path, now=NOW)
     finally:
         writer.rollback()
         writer.close()
     # A writer holding the gate does not block status: it reads the last
     # committed state.
     assert (state.mode, state.until) == ("cooling", NOW + 30)
+
+
+def test_an_event_with_a_field_of_the_wrong_type_is_skipped_and_counted(
+    fabricated: Fabricated,
+) -> None:
+    before = StatusCollector(fabricated.results, RUN).collect(now=NOW)
+    bad = {"time": iso(NOW - 5), "event": "request", "run": RUN, "specimen": "s01"}
+    write_events(
+        fabricated.results / "events" / "node-z.jsonl",
+        [{**bad, "prompt_tokens": "many"}, {**bad, "prompt_tokens": 7}],
+    )
+    after = StatusCollector(fabricated.results, RUN).collect(now=NOW)
+    # The good line of the two is counted; the other is reported, not fatal.
+    assert after.prompt_tokens == before.prompt_tokens + 7
+    skipped = [n for n in after.notes if "unreadable event line" in n]
+    assert skipped == ["2 unreadable event line(s) skipped"]
+
+
+def test_jobs_refresh_a_stale_summary_one_at_a_time(fabricated: Fabricated) -> None:
+    results = fabricated.results
+    state = results / CACHE_FOLDER / f"{RUN}.events.json"
+    lock = results / CACHE_FOLDER / f".{RUN}.refresh.lock"
+    # No summary yet: the first job makes one, and then the log is all read.
+    assert refresh_summary(results, RUN) is True
+    assert state.is_file() and not lock.exists()
+    assert StatusCollector(results, RUN, persist=True)._tail.read() == []
+    # A fresh summary is left alone.
+    assert refresh_summary(results, RUN) is False
+    # A stale one is refreshed, unless another job holds the lock ...
+    old = time.time() - 3600
+    os.utime(state, (old, old))
+    lock.touch()
+    assert refresh_summary(results, RUN) is False
+    assert state.stat().st_mtime == old
+    # ... but a lock left by a killed job for over ten minutes is dropped.
+    os.utime(lock, (old, old))
+    assert refresh_summary(results, RUN) is False
+    assert not lock.exists()
+    assert refresh_summary(results, RUN) is True
+    assert state.stat().st_mtime > old
+
+
+def test_a_summary_refresh_that_cannot_write_does_not_raise(
+    fabricated: Fabricated,
+) -> None:
+    (fabricated.results / "work").mkdir(exist_ok=True)
+    (fabricated.results / CACHE_FOLDER).write_text("a file where a folder should be")
+    assert refresh_summary(fabricated.results, RUN) is False
 
 
 def test_persisted_summary_is_reused_and_only_new_events_are_read(

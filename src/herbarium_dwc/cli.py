@@ -94,22 +94,28 @@ def _cmd_retry_failed(args: argparse.Namespace) -> int:
 
 def _cmd_gate(args: argparse.Namespace) -> int:
     from herbarium_dwc.ratelimit import (
-        GATE_FILE,
+        GateLocation,
         GateSettings,
         RateGate,
-        SQLiteGateStore,
+        noted_gate_location,
     )
 
-    path = Path(args.gate) if args.gate else Path(args.results) / GATE_FILE
-    if not path.exists():
+    location = (
+        GateLocation(args.gate, args.gate_name or "")
+        if args.gate
+        else noted_gate_location(args.results)
+    )
+    if location is None or not location.exists():
         raise HerbariumError(
-            f"{path} does not exist; no API run has used this results folder "
-            "(or name the store with --gate)"
+            f"{args.results} has no rate gate: no API run has used this results "
+            "folder (or name the store with --gate)"
         )
-    gate = RateGate(SQLiteGateStore(path), GateSettings())
+    gate = RateGate(location.open(), GateSettings())
     if args.reopen:
         gate.reopen(all_keys=True)
-        sys.stdout.write(f"reopened {path}: stop switch and key benches cleared\n")
+        sys.stdout.write(
+            f"reopened {location.describe()}: stop switch and key benches cleared\n"
+        )
     sys.stdout.write(json.dumps(gate.report(), indent=1) + "\n")
     return 0
 
@@ -206,7 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     gate.add_argument("results", help="the results folder")
-    gate.add_argument("--gate", help="the gate store file, if not RESULTS/gate.sqlite")
+    gate.add_argument(
+        "--gate",
+        help="the gate store (file or redis:// URL), if not the one the last run "
+        "noted in RESULTS/work/gate.json",
+    )
+    gate.add_argument("--gate-name", help="with a redis:// --gate: the gate's key")
     gate.add_argument(
         "--reopen",
         action="store_true",

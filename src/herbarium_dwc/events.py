@@ -38,6 +38,7 @@ Example::
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import os
@@ -48,6 +49,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 logger = logging.getLogger(__name__)
 
@@ -175,43 +178,52 @@ def append_event(results_dir: str | Path, **fields: Any) -> dict[str, Any]:
     return event
 
 
-def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], int, int]:
+@functools.cache
+def _decoders(
+    item_type: Any,
+) -> tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]:
+    return msgspec.json.Decoder(list[item_type]), msgspec.json.Decoder(item_type)
+
+
+def parse_lines(
+    data: bytes, item_type: Any = dict[str, Any]
+) -> tuple[list[Any], int, int]:
     """Parse complete JSON lines of ``data``.
 
-    The usual case, every line whole, is parsed in one ``json.loads`` of the
-    lines joined into an array (several times faster than a call per line:
-    status reads hundreds of thousands of lines); only when that fails is
-    each line parsed alone, to skip the bad ones.
+    The usual case, every line whole, is parsed in one call of msgspec's C
+    decoder on the lines joined into an array (several times faster than
+    the json module line by line: status reads hundreds of thousands of
+    lines); only when that fails is each line parsed alone, to skip the bad
+    ones.
 
+    :param item_type: what each line must decode to: a JSON object as a dict
+        (the default), or a ``msgspec.Struct`` that keeps only the fields a
+        reader needs (faster still; unknown fields are ignored).
     :returns: the events, the number of bytes consumed (up to and including
         the last newline, so a torn last line is left for later) and the
-        number of lines skipped because they were not JSON objects.
+        number of lines skipped because they were not such objects.
     """
     end = data.rfind(b"\n") + 1
     body = data[:end].rstrip(b"\n")
     if not body:
         return [], end, 0
+    many, one = _decoders(item_type)
     try:
         # json.dumps escapes newlines inside strings, so every raw newline
         # separates two events.
-        parsed = json.loads(b"[" + body.replace(b"\n", b",") + b"]")
+        events: list[Any] = many.decode(b"[" + body.replace(b"\n", b",") + b"]")
     except ValueError:
-        parsed = None
-    if isinstance(parsed, list) and all(isinstance(e, dict) for e in parsed):
-        return parsed, end, 0
-    events: list[dict[str, Any]] = []
+        pass
+    else:
+        return events, end, 0
+    events = []
     bad = 0
     for raw in body.splitlines():
         if not raw.strip():
             continue
         try:
-            event = json.loads(raw)
+            events.append(one.decode(raw))
         except ValueError:
-            bad += 1
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-        else:
             bad += 1
     return events, end, bad
 
@@ -240,8 +252,10 @@ class EventTail:
     #: Set when a file was replaced or shortened since it was read: what was
     #: read from it before no longer describes it.
     replaced: bool = False
+    #: What each line decodes to (see :func:`parse_lines`).
+    item_type: Any = dict[str, Any]
 
-    def chunks(self) -> Iterator[list[dict[str, Any]]]:
+    def chunks(self) -> Iterator[list[Any]]:
         """Yield the events appended since the previous call, a few MB at a
         time, so a long log is never held in memory whole."""
         folder = events_folder(self.results_dir)
@@ -266,7 +280,7 @@ class EventTail:
                     data = handle.read(self.chunk_bytes)
                     if not data:
                         break
-                    new, used, bad = parse_lines(rest + data)
+                    new, used, bad = parse_lines(rest + data, self.item_type)
                     rest = (rest + data)[used:]
                     offset += used
                     self.offsets[path.name] = [inode, offset]
@@ -274,7 +288,7 @@ class EventTail:
                     if new:
                         yield new
 
-    def read(self) -> list[dict[str, Any]]:
+    def read(self) -> list[Any]:
         """Return the complete events appended since the previous call."""
         return [event for chunk in self.chunks() for event in chunk]
 
@@ -290,6 +304,6 @@ def read_events(results_dir: str | Path) -> list[dict[str, Any]]:
 
     >>> [e["outcome"] for e in read_events("results")][:3]
     """
-    events = EventTail(results_dir).read()
+    events: list[dict[str, Any]] = EventTail(results_dir).read()
     events.sort(key=lambda event: str(event.get("time", "")))
     return events

@@ -18,7 +18,7 @@ from typing import Any
 
 from herbarium_dwc.dwc.normalise import NormaliseSettings, normalise_record
 from herbarium_dwc.engines import Engine, EngineResult
-from herbarium_dwc.errors import SpecimenError
+from herbarium_dwc.errors import GateClosedError, SpecimenError
 from herbarium_dwc.events import append_event, event_fields
 from herbarium_dwc.images import PrepareSettings
 from herbarium_dwc.ocr import read_barcodes, run_ocr
@@ -36,6 +36,7 @@ from herbarium_dwc.record import (
     write_json_atomic,
     write_record,
 )
+from herbarium_dwc.scheduler import stop_scheduler
 from herbarium_dwc.verticalocr import reread_vertical_lines
 
 __all__ = ["extract_specimen", "load_prepared", "ocr_specimen", "prepare_specimen"]
@@ -146,21 +147,36 @@ def extract_specimen(
     After the record is written, one ``record`` event goes to the event log
     of ``results_dir`` (see :mod:`herbarium_dwc.events`), whatever the
     engine; events the engine appends itself are tagged with the run and the
-    specimen.
+    specimen. Every few minutes one job also brings the status summary up to
+    date (:func:`~herbarium_dwc.status_collector.refresh_summary`).
 
     :param results_dir: the results folder whose event log to append to;
         None writes no event.
     :raises TransientError: the engine may succeed later; nothing is written.
+        When the rate gate is closed, the running Snakemake is also asked to
+        start no further jobs (:func:`~herbarium_dwc.scheduler.stop_scheduler`).
     :raises ConfigError: no specimen can succeed with these settings.
     """
     manifest = _read_json(manifest_path)
     specimen_id = manifest["specimen_id"]
     with event_fields(run=run, specimen=specimen_id):
-        record = _extract(
-            manifest, ocr_path, engine, run, settings, normalise, out, dedup_dir
-        )
+        try:
+            record = _extract(
+                manifest, ocr_path, engine, run, settings, normalise, out, dedup_dir
+            )
+        except GateClosedError as exc:
+            # No job after this one can send a request: ask Snakemake to
+            # start no more of them (see herbarium_dwc.scheduler).
+            if results_dir is not None:
+                stop_scheduler(results_dir, str(exc))
+            raise
         if results_dir is not None:
             _record_event(results_dir, record)
+    if results_dir is not None:
+        # Imported here: only specimen jobs of a workflow need it.
+        from herbarium_dwc.status_collector import refresh_summary
+
+        refresh_summary(results_dir, run)
     return record
 
 

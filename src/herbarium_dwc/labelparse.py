@@ -47,6 +47,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from herbarium_dwc.dwc.terms import EXTRACTED_TERMS
 from herbarium_dwc.labellayout import (
     Finding,
     Label,
@@ -82,24 +83,10 @@ from herbarium_dwc.record import OcrLine, OcrResult
 
 logger = logging.getLogger(__name__)
 
-PARSED_TERMS: tuple[str, ...] = (
-    "catalogNumber",
-    "scientificName",
-    "recordedBy",
-    "recordNumber",
-    "eventDate",
-    "verbatimEventDate",
-    "country",
-    "stateProvince",
-    "county",
-    "locality",
-    "habitat",
-    "verbatimCoordinates",
-    "decimalLatitude",
-    "decimalLongitude",
-    "verbatimElevation",
-    "identifiedBy",
-    "dateIdentified",
+# The terms the parser can fill: every extracted term but municipality, which
+# it never reads (labels rarely mark it apart from the locality; see above).
+PARSED_TERMS: tuple[str, ...] = tuple(
+    term for term in EXTRACTED_TERMS if term != "municipality"
 )
 
 

@@ -6,8 +6,10 @@ The functions here work on plain strings and know nothing about OCR boxes.
 date or a country is understood the same way on both sides.
 
 Dates are read from the forms herbarium labels use (``18 May 2007``,
-``Aug.10,1935``, ``19-XII-1947``, ``July 16-21, 1962``, ``1994-10-28``) in
-English, Spanish, French, German and Portuguese month names. A day-month
+``Aug.10,1935``, ``19-XII-1947``, ``July 16-21, 1962``, ``1994-10-28``),
+with the month words of the normaliser (:data:`herbarium_dwc.dwc.dates.
+MONTH_SPELLINGS`: English, French, Spanish, German, Latin, Italian and
+Portuguese, whole or abbreviated). A day-month
 order is accepted for all-numeric dates only when the day is above 12, and
 two-digit years are never expanded (the century is a guess); such dates
 keep their verbatim text and get no ISO form.
@@ -22,6 +24,8 @@ from functools import lru_cache
 
 import pycountry
 
+from herbarium_dwc.dwc.dates import MONTH_SPELLINGS, ROMAN_MONTHS, month_from_word
+
 YearMonthDay = tuple[int, int | None, int | None]
 
 
@@ -30,48 +34,12 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_MONTHS: dict[str, int] = {}
-for _number, _names in enumerate(
-    (
-        "january jan enero ene janvier janv januar janeiro",
-        "february feb febr febrero février fevrier fevr févr februar fevereiro",
-        "march mar marzo mars märz marz março marco",
-        "april apr abril avril avr",
-        "may mayo mai maio",
-        "june jun junio juin juni junho",
-        "july jul julio juillet juil juli julho",
-        "august aug agosto août aout",
-        "september sep sept septiembre setiembre septembre setembro set",
-        "october oct octubre octobre oktober outubro okt",
-        "november nov noviembre novembre novembro",
-        "december dec diciembre dic décembre decembre dezember dezembro dez",
-    ),
-    start=1,
-):
-    for _name in _names.split():
-        _MONTHS[_name] = _number
-
-_ROMAN = {
-    "i": 1,
-    "ii": 2,
-    "iii": 3,
-    "iv": 4,
-    "v": 5,
-    "vi": 6,
-    "vii": 7,
-    "viii": 8,
-    "ix": 9,
-    "x": 10,
-    "xi": 11,
-    "xii": 12,
-}
-
 # Longest names first so that "sept" wins over "sep" and "juillet" over "jul".
-MONTH = r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+MONTH = r"(?:" + "|".join(sorted(MONTH_SPELLINGS, key=len, reverse=True)) + r")\.?"
 _DAY = r"[0-3]?\d"
 _YEAR = r"(?:1[6-9]|20)\d\d"
 _SEP = r"\s*[-–—]\s*"
-_ROMAN_MONTH = "xii|xi|x|ix|viii|vii|vi|v|iv|iii|ii|i"
+_ROMAN_MONTH = "|".join(sorted(ROMAN_MONTHS, key=len, reverse=True))
 
 # Each pattern names the groups it fills; _date_from_match reads them.
 _DATE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
@@ -183,13 +151,7 @@ def _month_with_one(match: re.Match[str]) -> str:
     """``Ju1y`` and ``Apri1`` are month names with an l read as 1."""
     word = match.group(0)
     repaired = word.replace("1", "l")
-    return repaired if repaired.lower() in _MONTHS else word
-
-
-def _month(word: str) -> int | None:
-    return _MONTHS.get(strip_accents(word).lower().rstrip(".")) or _MONTHS.get(
-        word.lower().rstrip(".")
-    )
+    return repaired if repaired.lower() in MONTH_SPELLINGS else word
 
 
 def _valid(year: int, month: int | None, day: int | None) -> bool:
@@ -217,17 +179,17 @@ def _date_from_match(match: re.Match[str]) -> DateValue | None:
         return _numeric_date(groups, span)
     year = int(groups["y"])
     if "r" in groups:
-        month: int | None = _ROMAN[groups["r"].lower()]
+        month: int | None = ROMAN_MONTHS[groups["r"].lower()]
     elif "mn" in groups:
         month = int(groups["mn"])
     else:
-        month = _month(groups["m"])
+        month = month_from_word(groups["m"])
     day = int(groups["d"]) if "d" in groups else None
     if month is None or not _valid(year, month, day):
         return None
     end: YearMonthDay | None = None
     if "d2" in groups:
-        month2 = _month(groups["m2"]) if "m2" in groups else month
+        month2 = month_from_word(groups["m2"]) if "m2" in groups else month
         day2 = int(groups["d2"])
         if month2 is None or not _valid(year, month2, day2):
             return None

@@ -17,8 +17,9 @@ the same store). It holds:
 The algorithms live in :class:`RateGate`; the state lives behind the small
 :class:`GateStore` interface (named string values, read and changed in one
 atomic step). :class:`SQLiteGateStore` is the default, a file under
-results/. A Redis store can implement the same two methods (``WATCH``/
-``MULTI`` or a Lua script) to share one gate between machines.
+results/, for processes on one machine. :class:`RedisGateStore` shares one
+gate between machines (API extraction as cluster jobs on several nodes):
+``openai.gate: redis://host:port/db``.
 
 We wrote our own instead of using pyrate-limiter's SQLite bucket: the bucket
 is one of six pieces of state that must change together (a 429 sets the
@@ -45,8 +46,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
-from herbarium_dwc.errors import ConfigError, GateClosedError, TransientError
+from herbarium_dwc.errors import (
+    ConfigError,
+    GateClosedError,
+    HerbariumError,
+    TransientError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +71,11 @@ SLOW_HOLD_S = 2.0
 RECOVER_PER_S = 0.004
 
 GATE_FILE = "gate.sqlite"
+# Where the workflow notes which store a results folder's gate lives in, so
+# that `herbarium-dwc status` and `herbarium-dwc gate` find it without the config.
+GATE_NOTE = "work/gate.json"
+REDIS_PASSWORD_ENV = "HERBARIUM_REDIS_PASSWORD"
+REDIS_SCHEMES = ("redis://", "rediss://")
 
 
 class GateStore(Protocol):
@@ -95,9 +107,13 @@ class SQLiteGateStore:
     >>> store = SQLiteGateStore("results/gate.sqlite")
     """
 
-    def __init__(self, path: str | Path, timeout_s: float = 60.0) -> None:
+    def __init__(
+        self, path: str | Path, timeout_s: float = 60.0, read_only: bool = False
+    ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._timeout_s = timeout_s
         self._connect()
@@ -105,6 +121,18 @@ class SQLiteGateStore:
     def _connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
+            return conn
+        if self.read_only:
+            # Readers (status) never create, convert or wait long on the file.
+            try:
+                conn = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro",
+                    uri=True,
+                    timeout=self._timeout_s,
+                )
+            except sqlite3.Error as exc:
+                raise self._unusable(exc) from exc
+            self._local.conn = conn
             return conn
         deadline = time.monotonic() + self._timeout_s
         while True:
@@ -144,9 +172,14 @@ class SQLiteGateStore:
         """Return the current values of ``names`` (None when unset)."""
         conn = self._connect()
         marks = ",".join("?" * len(names))
-        rows = conn.execute(
-            f"SELECT name, value FROM gate WHERE name IN ({marks})", list(names)
-        ).fetchall()
+        try:
+            rows = conn.execute(
+                f"SELECT name, value FROM gate WHERE name IN ({marks})", list(names)
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            if not self.read_only:
+                raise
+            raise self._unusable(exc) from exc
         found = dict(rows)
         return {name: found.get(name) for name in names}
 
@@ -154,6 +187,8 @@ class SQLiteGateStore:
         self, names: Sequence[str], change: Callable[[Values], tuple[Values, T]]
     ) -> T:
         """Read, change and write ``names`` inside one ``BEGIN IMMEDIATE``."""
+        if self.read_only:
+            raise ConfigError(f"{self.path}: the rate gate was opened read-only")
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -184,6 +219,136 @@ class SQLiteGateStore:
             conn.execute("ROLLBACK")
             raise
         return result
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` without user name or password, for messages and files.
+
+    >>> redact_url("redis://:secret@gate.example:6379/0")
+    'redis://gate.example:6379/0'
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port: int | str | None
+    try:
+        port = parts.port
+    except ValueError:  # not a number: shown as written, for the message
+        port = parts.netloc.rpartition(":")[2] or None
+    netloc = f"{host}:{port}" if port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _as_values(names: Sequence[str], found: Sequence[bytes | str | None]) -> Values:
+    return {
+        name: value.decode() if isinstance(value, bytes) else value
+        for name, value in zip(names, found, strict=True)
+    }
+
+
+class RedisGateStore:
+    """A :class:`GateStore` in one Redis hash, shared by processes on many machines.
+
+    Each :meth:`atomic` call watches the hash, reads, and writes its changes
+    in one ``MULTI``/``EXEC``; when another process changed the hash in
+    between, it reads again and retries. Every name is a field of the hash
+    ``key``, so two workflows that should not share a gate use two keys
+    (``openai.gate_name``).
+
+    :param url: ``redis://[[user]:password@]host[:port][/db]`` or ``rediss://``.
+        A password may come from the environment variable
+        ``HERBARIUM_REDIS_PASSWORD`` instead, which keeps it out of the config.
+    :param key: the Redis key of the hash that holds this gate.
+    :param timeout_s: how long one Redis command may take.
+    :raises ConfigError: the ``redis`` package is not installed, the URL is not
+        a Redis URL, or the server refuses the password.
+    :raises TransientError: the server cannot be reached now.
+
+    >>> store = RedisGateStore("redis://127.0.0.1:6379/0", "herbarium-dwc:gate:demo")
+    """
+
+    def __init__(self, url: str, key: str, timeout_s: float = 10.0) -> None:
+        try:
+            import redis
+        except ImportError as exc:
+            raise ConfigError(
+                f"openai.gate is a Redis URL ({redact_url(url)}) but the redis "
+                "package is not installed; install herbarium-dwc[slurm] (or "
+                "pip install redis), or leave openai.gate empty for the SQLite store"
+            ) from exc
+        self._redis = redis
+        self.url = redact_url(url)
+        self.key = key
+        password = os.environ.get(REDIS_PASSWORD_ENV) or None
+        try:
+            self._client = redis.Redis.from_url(
+                url,
+                password=password,
+                socket_timeout=timeout_s,
+                socket_connect_timeout=timeout_s,
+                decode_responses=True,
+            )
+        except ValueError as exc:
+            raise ConfigError(
+                f"openai.gate: {self.url} is not a Redis URL this client can use "
+                f"({exc}); write it as redis://host:port/db"
+            ) from exc
+        self._call(self._client.ping)
+
+    def _call(self, action: Callable[[], T]) -> T:
+        errors = self._redis.exceptions
+        try:
+            return action()
+        except errors.AuthenticationError as exc:
+            raise ConfigError(
+                f"the rate gate's Redis at {self.url} refused the password ({exc}); "
+                f"set {REDIS_PASSWORD_ENV} to the right one"
+            ) from exc
+        except (errors.ConnectionError, errors.TimeoutError) as exc:
+            raise TransientError(
+                f"cannot reach the rate gate's Redis at {self.url} ({exc}); start "
+                "redis-server there or fix openai.gate, then run again"
+            ) from exc
+        except errors.ResponseError as exc:
+            raise ConfigError(
+                f"the rate gate's Redis at {self.url} refused a command ({exc}); "
+                "check that it is a plain Redis server the user may write to"
+            ) from exc
+
+    def read(self, names: Sequence[str]) -> Values:
+        """Return the current values of ``names`` (None when unset)."""
+        found = self._call(lambda: self._client.hmget(self.key, list(names)))
+        return _as_values(names, found)
+
+    def atomic(
+        self, names: Sequence[str], change: Callable[[Values], tuple[Values, T]]
+    ) -> T:
+        """Read, change and write ``names`` in one watched transaction."""
+
+        def attempt() -> T:
+            with self._client.pipeline() as pipe:
+                while True:
+                    try:
+                        pipe.watch(self.key)  # type: ignore[no-untyped-call]
+                        current = _as_values(names, pipe.hmget(self.key, list(names)))
+                        updates, result = change(current)
+                        pipe.multi()
+                        written: dict[Any, Any] = {
+                            k: v for k, v in updates.items() if v is not None
+                        }
+                        removed = [k for k, v in updates.items() if v is None]
+                        if written:
+                            pipe.hset(self.key, mapping=written)
+                        if removed:
+                            pipe.hdel(self.key, *removed)
+                        pipe.execute()
+                        return result
+                    except self._redis.exceptions.WatchError:
+                        # Another process changed the gate first: read again.
+                        time.sleep(random.random() * 0.005)
+
+        return self._call(attempt)
 
 
 @dataclass(frozen=True)
@@ -561,44 +726,129 @@ class RateGate:
         self.store.atomic(["stop.kind", "stop.reason", "memo", "keys"], clear)
 
 
-def gate_path(config: dict[str, Any]) -> Path:
-    """Return the gate store file the workflow config names.
+@dataclass(frozen=True)
+class GateLocation:
+    """Where a run's gate lives: a SQLite file or a hash in a Redis server.
 
-    ``openai.gate`` names the file; empty means ``<results>/gate.sqlite``.
-
-    :raises ConfigError: the setting names a store this version cannot use.
+    :param store: the SQLite file's path, or the Redis URL (may hold a password).
+    :param name: the Redis key of the gate (unused for SQLite).
     """
-    setting = str((config.get("openai") or {}).get("gate") or "")
-    if setting.startswith(("redis://", "rediss://")):
-        raise ConfigError(
-            f"openai.gate: {setting.split('@')[-1]!r} is a Redis URL, and this "
-            "version only has the SQLite store; use a file path (or leave it "
-            "empty for <results>/gate.sqlite)"
-        )
-    if setting:
-        return Path(setting)
-    return Path(str(config.get("results", "results")).rstrip("/")) / GATE_FILE
+
+    store: str
+    name: str = ""
+
+    @property
+    def is_redis(self) -> bool:
+        """True when the gate lives in Redis."""
+        return self.store.startswith(REDIS_SCHEMES)
+
+    def describe(self) -> str:
+        """Say where the gate is, without any password."""
+        if self.is_redis:
+            return f"{redact_url(self.store)} key {self.name}"
+        return self.store
+
+    def open(
+        self, timeout_s: float | None = None, read_only: bool = False
+    ) -> GateStore:
+        """Open the store (read-only only applies to SQLite).
+
+        :raises ConfigError: the store cannot be used as configured.
+        :raises TransientError: a Redis server cannot be reached now.
+        """
+        if self.is_redis:
+            return RedisGateStore(self.store, self.name, timeout_s or 10.0)
+        return SQLiteGateStore(self.store, timeout_s or 60.0, read_only=read_only)
+
+    def exists(self) -> bool:
+        """False for a SQLite file that no run has made yet (Redis: True)."""
+        return self.is_redis or Path(self.store).is_file()
+
+
+def gate_location(config: dict[str, Any]) -> GateLocation:
+    """Return where the workflow config puts the rate gate.
+
+    ``openai.gate`` is a file (empty: ``<results>/gate.sqlite``) or a Redis
+    URL; with Redis, ``openai.gate_name`` names the gate, by default after the
+    absolute results folder, so each results folder keeps its own gate as it
+    does with SQLite.
+
+    >>> gate_location({"results": "results"}).store
+    'results/gate.sqlite'
+    """
+    openai = config.get("openai") or {}
+    setting = str(openai.get("gate") or "")
+    results = str(config.get("results", "results")).rstrip("/") or "."
+    if setting.startswith(REDIS_SCHEMES):
+        name = str(openai.get("gate_name") or "") or str(Path(results).resolve())
+        return GateLocation(setting, f"herbarium-dwc:gate:{name}")
+    return GateLocation(setting or str(Path(results) / GATE_FILE))
+
+
+def note_gate_location(config: dict[str, Any]) -> Path:
+    """Write where the gate lives to ``<results>/work/gate.json`` (no password).
+
+    ``herbarium-dwc status`` and ``herbarium-dwc gate`` read it, as they get
+    only the results folder. A Redis password stays out: they take it from
+    ``HERBARIUM_REDIS_PASSWORD`` like the workflow does.
+    """
+    # Imported here: record imports pydantic, which `herbarium-dwc status`
+    # (a reader of this module) should not pay for.
+    from herbarium_dwc.record import write_json_atomic
+
+    location = gate_location(config)
+    store = redact_url(location.store) if location.is_redis else location.store
+    if not location.is_redis:
+        store = str(Path(store).resolve())
+    path = Path(str(config.get("results", "results"))) / GATE_NOTE
+    write_json_atomic(path, {"store": store, "name": location.name})
+    return path
+
+
+def noted_gate_location(results: str | Path) -> GateLocation | None:
+    """Return the gate a results folder's runs used, or None if no API run did.
+
+    Reads ``<results>/work/gate.json``; without it, a ``gate.sqlite`` in the
+    folder is taken (runs from before the note existed).
+    """
+    folder = Path(results)
+    try:
+        data = json.loads((folder / GATE_NOTE).read_text(encoding="utf-8"))
+        return GateLocation(str(data["store"]), str(data.get("name") or ""))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    if (folder / GATE_FILE).is_file():
+        return GateLocation(str(folder / GATE_FILE))
+    return None
 
 
 def open_gate(config: dict[str, Any], settings: GateSettings) -> RateGate:
     """Open the gate store the config names and return its :class:`RateGate`.
 
     :raises ConfigError: the store cannot be opened.
+    :raises TransientError: its Redis server cannot be reached now.
     """
-    return RateGate(SQLiteGateStore(gate_path(config)), settings)
+    return RateGate(gate_location(config).open(), settings)
 
 
 def reopen_gate(config: dict[str, Any]) -> None:
-    """Clear the stop switch and run-long benches when a workflow run starts."""
+    """Clear the stop switch and run-long benches when a workflow run starts.
+
+    Also notes where the gate lives for ``herbarium-dwc status``.
+    """
     open_gate(config, GateSettings()).reopen()
+    note_gate_location(config)
 
 
 def describe_closed_gate(config: dict[str, Any]) -> str | None:
     """Return one message saying why the gate is closed, or None if open."""
-    path = gate_path(config)
-    if not path.exists():
+    location = gate_location(config)
+    if not location.exists():
         return None
-    state = open_gate(config, GateSettings()).state()
+    try:
+        state = open_gate(config, GateSettings()).state()
+    except HerbariumError as exc:
+        return f"herbarium-dwc: cannot read the rate gate: {exc}"
     if not state.stop_kind:
         return None
     return (

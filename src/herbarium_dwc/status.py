@@ -9,7 +9,6 @@ builds snapshots fast enough for 100,000 specimens, and
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -17,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from herbarium_dwc.errors import HerbariumError
 from herbarium_dwc.gate_state import GateState
@@ -181,5 +182,5 @@ def write_json(path: Path, data: Any) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+    tmp.write_bytes(msgspec.json.encode(data))
     os.replace(tmp, path)

@@ -161,6 +161,8 @@ def _gate_line(snap: StatusSnapshot) -> Text:
             f"STOPPED: {gate.reason}; no request is sent until this is fixed",
             style="bold red",
         )
+    if gate.mode == "unused":
+        return Text("not used (no API run in this folder)", style="dim")
     return Text(f"unknown ({gate.reason})" if gate.reason else "unknown", style="dim")
 
 

@@ -1,12 +1,13 @@
 """Dates on labels to ISO 8601 ``eventDate`` / ``dateIdentified``.
 
 A label date is read as a sequence of numbers, month words (English, French,
-Spanish, German, Latin, whole or abbreviated) and Roman-numeral months, split by
-separators. The sequence is matched against the forms collectors write
-(``14 Aug 1969``, ``Aug. 14, 1969``, ``14.VIII.1969``, ``1/9/82``, ``1969-08``,
-``19-23 June 1967``, ``AUG. 31-SEPT. 20, 1905``, ``June July Aug. 1940``) and
-the result keeps exactly the precision written: a month-only date stays
-``1969-08``, a day is never invented.
+Spanish, German, Latin, Italian, Portuguese; whole or abbreviated) and
+Roman-numeral months, split by separators. The sequence is matched against
+the forms collectors write (``14 Aug 1969``, ``Aug. 14, 1969``,
+``14.VIII.1969``, ``1/9/82``, ``1969-08``, ``19-23 June 1967``,
+``AUG. 31-SEPT. 20, 1905``, ``June July Aug. 1940``) and the result keeps
+exactly the precision written: a month-only date stays ``1969-08``, a day is
+never invented.
 
 Doubts become flags (``eventDate:<reason>``), see :data:`FLAG_REASONS`.
 """
@@ -47,78 +48,65 @@ FLAG_REASONS: dict[str, str] = {
     "and moved to dateIdentified",
 }
 
-_MONTH_WORDS: dict[int, tuple[str, ...]] = {
-    1: (
-        "january",
-        "janvier",
-        "enero",
-        "januar",
-        "janner",
-        "jaenner",
-        "januarius",
-        "ianuarius",
-        "januarii",
-        "ianuarii",
-        "gennaio",
-    ),
-    2: (
-        "february",
-        "fevrier",
-        "febrero",
-        "februar",
-        "februarius",
-        "februarii",
-        "febbraio",
-    ),
-    3: ("march", "mars", "marzo", "marz", "maerz", "martius", "martii"),
-    4: ("april", "avril", "abril", "aprilis", "aprile"),
-    5: ("may", "mai", "mayo", "maius", "maii", "maggio"),
-    6: (
-        "june",
-        "juin",
-        "junio",
-        "juni",
-        "junius",
-        "iunius",
-        "junii",
-        "iunii",
-        "giugno",
-    ),
-    7: (
-        "july",
-        "juillet",
-        "julio",
-        "juli",
-        "julius",
-        "iulius",
-        "julii",
-        "iulii",
-        "luglio",
-    ),
-    8: ("august", "aout", "agosto", "augustus", "augusti"),
-    9: ("september", "septembre", "septiembre", "setiembre", "septembris", "settembre"),
-    10: ("october", "octobre", "octubre", "oktober", "octobris", "ottobre"),
-    11: ("november", "novembre", "noviembre", "novembris"),
-    12: ("december", "decembre", "diciembre", "dezember", "decembris", "dicembre"),
+# Whole month words as labels write them (accents kept), in English, French,
+# Spanish, German, Latin, Italian and Portuguese. Lookups fold the accents;
+# the label parser also needs the accented forms to search raw OCR text.
+_MONTH_WORDS: dict[int, str] = {
+    1: "january janvier enero januar janner jaenner januarius ianuarius januarii "
+    "ianuarii gennaio janeiro",
+    2: "february février febrero februar februarius februarii febbraio fevereiro",
+    3: "march mars marzo märz maerz martius martii março",
+    4: "april avril abril aprilis aprile",
+    5: "may mai mayo maius maii maggio maio",
+    6: "june juin junio juni junius iunius junii iunii giugno junho",
+    7: "july juillet julio juli julius iulius julii iulii luglio julho",
+    8: "august août agosto augustus augusti",
+    9: "september septembre septiembre setiembre septembris settembre setembro",
+    10: "october octobre octubre oktober octobris ottobre outubro",
+    11: "november novembre noviembre novembris novembro",
+    12: "december décembre diciembre dezember decembris dicembre dezembro",
 }
-# Abbreviations that are not a prefix of a whole month word above.
-_MONTH_ABBREVIATIONS: dict[str, int] = {
-    "sept": 9,
-    "set": 9,
-    "okt": 10,
-    "dez": 12,
-    "dic": 12,
-    "ene": 1,
-    "ago": 8,
-    "janv": 1,
-    "fevr": 2,
-    "fev": 2,
-    "avr": 4,
-    "juil": 7,
-    "jul": 7,
-    "jun": 6,
+# Abbreviations written on labels. Each is also a prefix of a whole word
+# above, which month_from_word accepts anyway; they are listed because the
+# label parser searches free text for these spellings only. Prefixes that are
+# common words ("out" for outubro) are left off so the parser never takes
+# them for a month; month_from_word, used on date fields, still reads them.
+_MONTH_ABBREVIATIONS: dict[int, str] = {
+    1: "jan janv ene",
+    2: "feb febr fevr févr fev",
+    3: "mar",
+    4: "apr avr",
+    6: "jun",
+    7: "jul juil",
+    8: "aug ago",
+    9: "sep sept set",
+    10: "oct okt",
+    11: "nov",
+    12: "dec dic dez",
 }
-_ROMAN_MONTHS: dict[str, int] = {
+
+
+def _fold(text: str) -> str:
+    """Lower-case and strip accents (``août`` -> ``aout``)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _spellings(table: dict[int, str]) -> dict[str, int]:
+    """Each word of ``table`` to its month, as written and with accents folded."""
+    spellings: dict[str, int] = {}
+    for number, words in table.items():
+        for word in words.split():
+            spellings[word] = spellings[_fold(word)] = number
+    return spellings
+
+
+_WHOLE_MONTHS = _spellings(_MONTH_WORDS)
+#: Every month word and abbreviation, lower case, to its month number (1-12);
+#: accented words appear both as written (``août``) and folded (``aout``).
+MONTH_SPELLINGS: dict[str, int] = _WHOLE_MONTHS | _spellings(_MONTH_ABBREVIATIONS)
+#: Roman-numeral months, lower case, to their number.
+ROMAN_MONTHS: dict[str, int] = {
     "i": 1,
     "ii": 2,
     "iii": 3,
@@ -132,6 +120,7 @@ _ROMAN_MONTHS: dict[str, int] = {
     "xi": 11,
     "xii": 12,
 }
+
 # Words that carry no date information on a label.
 _NOISE_WORDS = frozenset(
     {
@@ -220,12 +209,6 @@ _CONNECTOR_SIGNS = frozenset({"-", "/", "&", ",", "+"})
 Part = tuple[int | None, int | None, int | None]  # (year, month, day)
 
 
-def _fold(text: str) -> str:
-    """Lower-case and strip accents (``août`` -> ``aout``)."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
 def month_from_word(word: str) -> int | None:
     """Return the month number a month word or abbreviation stands for.
 
@@ -239,17 +222,14 @@ def month_from_word(word: str) -> int | None:
     folded = _fold(word).rstrip(".")
     if not folded.isalpha():
         return None
-    if folded in _ROMAN_MONTHS:
-        return _ROMAN_MONTHS[folded]
-    if folded in _MONTH_ABBREVIATIONS:
-        return _MONTH_ABBREVIATIONS[folded]
+    if folded in ROMAN_MONTHS:
+        return ROMAN_MONTHS[folded]
+    if folded in MONTH_SPELLINGS:
+        return MONTH_SPELLINGS[folded]
     if len(folded) < 3:
         return None
     found = {
-        number
-        for number, words in _MONTH_WORDS.items()
-        for whole in words
-        if whole.startswith(folded)
+        number for whole, number in _WHOLE_MONTHS.items() if whole.startswith(folded)
     }
     return found.pop() if len(found) == 1 else None
 
