@@ -381,6 +381,22 @@ ONCLUSTER_CONFIG[1]=$TMP/api-oncluster.yaml
 # and the api_on_cluster run's extraction jobs meet at the connectivity
 # check's lock and the gate.
 API_SLURM_ARGS=("${SLURM_COMMON[@]}" --group-components specimen=5 --cores 1)
+
+# The two API runs through SLURM side by side (extraction on this host, and
+# in SLURM jobs with the Redis gate), each with its own fake key so the
+# provider's log tells them apart: api_slurm_runs TIMEOUT LOG LOG_ONCLUSTER
+api_slurm_runs() {
+  local limit=$1 log=$2 log_oncluster=$3 oncluster
+  (cd "$TMP/api-oncluster" && exec env "$KEY_ENV=sk-test-ci-oncluster" timeout -k 10 "$limit" \
+    "$PY" -m snakemake "${API_SLURM_ARGS[@]}" "${ONCLUSTER_CONFIG[@]}" api_on_cluster=True \
+    >"$TMP/$log_oncluster" 2>&1) &
+  oncluster=$!
+  (cd "$TMP/api-cluster" && exec env "$KEY_ENV=sk-test-ci-cluster" timeout -k 10 "$limit" \
+    "$PY" -m snakemake "${API_SLURM_ARGS[@]}" "${API_CONFIG[@]}" >"$TMP/$log" 2>&1) ||
+    { tail -n 30 "$TMP/$log"; fail "the API run through SLURM failed ($log)"; }
+  wait "$oncluster" ||
+    { tail -n 30 "$TMP/$log_oncluster"; fail "the api_on_cluster run failed ($log_oncluster)"; }
+}
 check "fake provider on $(cat "$TMP/fake.url") (pid $(cat "$TMP/fake-provider.pid"))"
 
 # Lines in the request log so far: chat requests and connectivity checks.
@@ -430,15 +446,7 @@ submitted=$(submissions)
 (cd "$TMP/api-local" && exec env "$KEY_ENV=sk-test-ci-local" timeout -k 10 420 \
   "$PY" -m snakemake --cores 2 "${API_CONFIG[@]}" >"$TMP/api-local.log" 2>&1) &
 api_local=$!
-(cd "$TMP/api-oncluster" && exec env "$KEY_ENV=sk-test-ci-oncluster" timeout -k 10 420 \
-  "$PY" -m snakemake "${API_SLURM_ARGS[@]}" "${ONCLUSTER_CONFIG[@]}" api_on_cluster=True \
-  >"$TMP/api-oncluster.log" 2>&1) &
-api_oncluster=$!
-(cd "$TMP/api-cluster" && env "$KEY_ENV=sk-test-ci-cluster" timeout -k 10 420 \
-  "$PY" -m snakemake "${API_SLURM_ARGS[@]}" "${API_CONFIG[@]}" >"$TMP/api-cluster.log" 2>&1) ||
-  { tail -n 30 "$TMP/api-cluster.log"; fail "the API run through SLURM failed"; }
-wait "$api_oncluster" ||
-  { tail -n 30 "$TMP/api-oncluster.log"; fail "the API run with api_on_cluster: true failed"; }
+api_slurm_runs 420 api-cluster.log api-oncluster.log
 wait "$api_local" || { tail -n 30 "$TMP/api-local.log"; fail "the local API run failed"; }
 say "three API runs side by side: $(($(date +%s) - t0)) s, $(($(submissions) - submitted)) sbatch submissions"
 
@@ -473,15 +481,7 @@ check "one connectivity check per API run"
 # Reruns have nothing to do: no request at all, not even a check.
 before=$(logged)
 t0=$(date +%s)
-(cd "$TMP/api-oncluster" && exec env "$KEY_ENV=sk-test-ci-oncluster" timeout -k 10 180 \
-  "$PY" -m snakemake "${API_SLURM_ARGS[@]}" "${ONCLUSTER_CONFIG[@]}" api_on_cluster=True \
-  >"$TMP/api-oncluster-2.log" 2>&1) &
-rerun_oncluster=$!
-(cd "$TMP/api-cluster" && env "$KEY_ENV=sk-test-ci-cluster" timeout -k 10 180 \
-  "$PY" -m snakemake "${API_SLURM_ARGS[@]}" "${API_CONFIG[@]}" >"$TMP/api-cluster-2.log" 2>&1) ||
-  { tail -n 30 "$TMP/api-cluster-2.log"; fail "the API rerun through SLURM failed"; }
-wait "$rerun_oncluster" ||
-  { tail -n 30 "$TMP/api-oncluster-2.log"; fail "the api_on_cluster rerun failed"; }
+api_slurm_runs 180 api-cluster-2.log api-oncluster-2.log
 [ "$(logged)" = "$before" ] ||
   fail "the API reruns sent $(($(logged) - before)) requests; expected 0"
 check "both API reruns through SLURM sent 0 requests ($(($(date +%s) - t0)) s)"

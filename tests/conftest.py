@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -20,6 +21,14 @@ from .fake_provider import (
     draw_coded_sheet,
     load_real_replies,
 )
+
+
+def unused_loopback_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = (

@@ -24,7 +24,7 @@ import pytest
 from herbarium_dwc.events import read_events
 from herbarium_dwc.record import SpecimenRecord, read_record
 
-from .conftest import TEST_KEY_ENV, Workflow, write_api_config
+from .conftest import TEST_KEY_ENV, Workflow, unused_loopback_port, write_api_config
 from .fake_provider import FakeProvider, load_aocr_truth
 
 pytestmark = pytest.mark.workflow
@@ -455,9 +455,7 @@ def test_a_redis_gate_nobody_answers_stops_before_any_work(
     coded_sheets: Callable[..., Path],
 ) -> None:
     images = coded_sheets(2)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = unused_loopback_port()
     gate = f"redis://127.0.0.1:{port}/0"
     config = write_api_config(workflow.root, fake_provider, images, gate=gate)
     done = run_api(workflow, config, check=False)
@@ -530,9 +528,7 @@ def test_an_unreachable_endpoint_fails_every_job_at_once_with_one_message(
     coded_sheets: Callable[..., Path],
 ) -> None:
     images = coded_sheets(4)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = unused_loopback_port()
     # Nothing listens on the port; max_attempts would otherwise make each
     # job try five times with backoff before giving up.
     config = write_api_config(

@@ -33,7 +33,7 @@ from herbarium_dwc.errors import ConfigError, TransientError
 from herbarium_dwc.images import PreparedImage, PrepareSettings, prepare_image
 from herbarium_dwc.ratelimit import describe_closed_gate
 
-from .conftest import REPO, draw_sheet
+from .conftest import REPO, draw_sheet, unused_loopback_port
 from .fake_provider import FakeConfig, FakeProvider, draw_coded_sheet
 
 PROMPT = REPO / "config" / "prompts" / "dwc-v1.txt"
@@ -80,13 +80,6 @@ def _base(server: ThreadingHTTPServer, prefix: str = "") -> str:
     return f"http://{host!s}:{port}{prefix}/v1"
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def test_reachable_endpoint_returns_its_status(
     tiny_server: ThreadingHTTPServer,
 ) -> None:
@@ -103,7 +96,7 @@ def test_unauthorised_answer_still_counts_as_reachable(
 
 
 def test_refused_connection_is_transient_and_names_the_url() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    url = f"http://127.0.0.1:{unused_loopback_port()}/v1"
     with pytest.raises(TransientError) as caught:
         check_endpoint(url, timeout=5)
     message = str(caught.value)
@@ -305,7 +298,7 @@ def counted_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_engine_on_a_host_without_the_server_fails_every_specimen_at_once(
     tmp_path: Path, prepared: PreparedImage, counted_checks: list[str]
 ) -> None:
-    config = _engine_config(f"http://127.0.0.1:{_closed_port()}/v1", tmp_path)
+    config = _engine_config(f"http://127.0.0.1:{unused_loopback_port()}/v1", tmp_path)
     messages = []
     started = time.monotonic()
     for number in range(5):  # five jobs, each with its own engine

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,8 @@ from herbarium_dwc.ratelimit import (
     note_gate_location,
     noted_gate_location,
 )
+
+from .conftest import unused_loopback_port
 
 REDIS_URL = os.environ.get("HERBARIUM_REDIS_URL", "")
 
@@ -196,14 +197,8 @@ def test_in_flight_slots_are_capped_and_freed_by_dead_processes(
         assert time.time() - started < 1
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_a_redis_gate_nobody_answers_fails_fast_and_says_where() -> None:
-    url = f"redis://:secret@127.0.0.1:{_free_port()}/0"
+    url = f"redis://:secret@127.0.0.1:{unused_loopback_port()}/0"
     started = time.monotonic()
     with pytest.raises(TransientError) as info:
         GateLocation(url, "herbarium-dwc:gate:x").open(timeout_s=2)
@@ -238,56 +233,43 @@ def test_a_url_that_is_not_redis_is_a_config_error() -> None:
         RedisGateStore("redis://127.0.0.1:notaport/0", "k")
 
 
-def test_status_reads_a_redis_gate_the_workflow_noted(tmp_path: Path) -> None:
+@pytest.fixture
+def noted_redis_gate(tmp_path: Path) -> Iterator[RateGate]:
+    """A Redis gate that a workflow run with results in tmp_path has noted."""
     if not REDIS_URL:
         pytest.skip("HERBARIUM_REDIS_URL is not set (CI sets it via .ci/with-redis.sh)")
-    from herbarium_dwc.gate_state import read_gate_state
-
-    name = f"test-{uuid.uuid4().hex}"
     config = {
         "results": str(tmp_path),
-        "openai": {"gate": REDIS_URL, "gate_name": name},
+        "openai": {"gate": REDIS_URL, "gate_name": f"test-{uuid.uuid4().hex}"},
     }
     note_gate_location(config)
-    gate = RateGate(gate_location(config).open(), GateSettings())
-    try:
-        gate.close("quota", "HTTP 429: daily quota used up")
-        state = read_gate_state(tmp_path)
-        assert (state.mode, state.reason) == (
-            "stopped",
-            "HTTP 429: daily quota used up",
-        )
-    finally:
-        store = gate.store
-        assert isinstance(store, RedisGateStore)
-        store._client.delete(gate_location(config).name)
+    location = gate_location(config)
+    store = location.open()
+    assert isinstance(store, RedisGateStore)
+    yield RateGate(store, GateSettings())
+    store._client.delete(location.name)
+
+
+def test_status_reads_a_redis_gate_the_workflow_noted(
+    tmp_path: Path, noted_redis_gate: RateGate
+) -> None:
+    from herbarium_dwc.gate_state import read_gate_state
+
+    noted_redis_gate.close("quota", "HTTP 429: daily quota used up")
+    state = read_gate_state(tmp_path)
+    assert (state.mode, state.reason) == ("stopped", "HTTP 429: daily quota used up")
 
 
 def test_the_gate_command_finds_and_reopens_a_redis_gate(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, noted_redis_gate: RateGate, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if not REDIS_URL:
-        pytest.skip("HERBARIUM_REDIS_URL is not set (CI sets it via .ci/with-redis.sh)")
     from herbarium_dwc.cli import main
 
-    name = f"test-{uuid.uuid4().hex}"
-    config = {
-        "results": str(tmp_path),
-        "openai": {"gate": REDIS_URL, "gate_name": name},
-    }
-    note_gate_location(config)
-    gate = RateGate(gate_location(config).open(), GateSettings())
-    try:
-        gate.close("credits", "HTTP 402: no credits")
-        assert main(["gate", str(tmp_path)]) == 0
-        shown = capsys.readouterr().out
-        assert '"kind": "credits"' in shown
-        assert main(["gate", str(tmp_path), "--reopen"]) == 0
-        assert f"reopened {REDIS_URL} key herbarium-dwc:gate:{name}" in (
-            capsys.readouterr().out
-        )
-        assert gate.state().stop_kind is None
-    finally:
-        store = gate.store
-        assert isinstance(store, RedisGateStore)
-        store._client.delete(gate_location(config).name)
+    noted_redis_gate.close("credits", "HTTP 402: no credits")
+    assert main(["gate", str(tmp_path)]) == 0
+    assert '"kind": "credits"' in capsys.readouterr().out
+    assert main(["gate", str(tmp_path), "--reopen"]) == 0
+    store = noted_redis_gate.store
+    assert isinstance(store, RedisGateStore)
+    assert f"reopened {REDIS_URL} key {store.key}" in capsys.readouterr().out
+    assert noted_redis_gate.state().stop_kind is None
