@@ -10,6 +10,7 @@ HerbariumError                  base of everything below
                                 down, rate limit, quota); the job fails
                                 without writing a record, so a rerun retries it
         GateClosedError         the shared rate gate's stop switch is set
+        HostUnreachableError    the API endpoint does not answer from this host
 
 Every message names the input, what was wrong and what to do next.
 """
@@ -91,3 +92,11 @@ class GateClosedError(TransientError):
     def __init__(self, message: str, kind: str = "closed") -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class HostUnreachableError(TransientError):
+    """The API endpoint does not answer from this host (connectivity check).
+
+    No job on this host can send a request until the network or the server
+    is back; the specimen stays pending for the next run.
+    """

@@ -18,7 +18,7 @@ from typing import Any
 
 from herbarium_dwc.dwc.normalise import NormaliseSettings, normalise_record
 from herbarium_dwc.engines import Engine, EngineResult
-from herbarium_dwc.errors import GateClosedError, SpecimenError
+from herbarium_dwc.errors import GateClosedError, HostUnreachableError, SpecimenError
 from herbarium_dwc.events import append_event, event_fields
 from herbarium_dwc.images import PrepareSettings
 from herbarium_dwc.ocr import read_barcodes, run_ocr
@@ -153,8 +153,9 @@ def extract_specimen(
     :param results_dir: the results folder whose event log to append to;
         None writes no event.
     :raises TransientError: the engine may succeed later; nothing is written.
-        When the rate gate is closed, the running Snakemake is also asked to
-        start no further jobs (:func:`~herbarium_dwc.scheduler.stop_scheduler`).
+        When the rate gate is closed or the endpoint does not answer from this
+        host, a Snakemake running on this host is also asked to start no
+        further jobs (:func:`~herbarium_dwc.scheduler.stop_scheduler`).
     :raises ConfigError: no specimen can succeed with these settings.
     """
     manifest = _read_json(manifest_path)
@@ -164,9 +165,9 @@ def extract_specimen(
             record = _extract(
                 manifest, ocr_path, engine, run, settings, normalise, out, dedup_dir
             )
-        except GateClosedError as exc:
-            # No job after this one can send a request: ask Snakemake to
-            # start no more of them (see herbarium_dwc.scheduler).
+        except (GateClosedError, HostUnreachableError) as exc:
+            # No job after this one can send a request (from this host): ask
+            # Snakemake to start no more of them (see herbarium_dwc.scheduler).
             if results_dir is not None:
                 stop_scheduler(results_dir, str(exc))
             raise

@@ -6,9 +6,10 @@ when the rate gate's stop switch closes (quota, credits, a refused key,
 budget), every remaining extraction job would start only to fail at once:
 on a 300,000-sheet run that is days of job start-ups. So the workflow notes
 the process id of its scheduler when it starts (:func:`note_scheduler`), and
-the job that meets the closed gate sends that process SIGTERM
-(:func:`stop_scheduler`), which Snakemake takes as "finish the running jobs,
-start no new ones" (its graceful exit). Finished records stay; the specimens
+the job that meets the closed gate, or finds the API endpoint unreachable
+from this host, sends that process SIGTERM (:func:`stop_scheduler`), which
+Snakemake takes as "finish the running jobs, start no new ones" (its
+graceful exit). Finished records stay; the specimens
 left have no record and are extracted by the next run.
 
 Known shortcoming: only a job on the same host as the scheduler can send the

@@ -47,6 +47,7 @@ from herbarium_dwc.errors import (
     ConfigError,
     FailureKind,
     GateClosedError,
+    HostUnreachableError,
     SpecimenError,
     TransientError,
 )
@@ -243,6 +244,10 @@ class OpenAIEngine:
             # the workflow say why once (report_api_gate).
             self.gate.close("config", str(exc))
             raise
+        except TransientError as exc:
+            # Only this host is known to be cut off: say so, so that the job
+            # can ask a Snakemake on this host to start no more jobs here.
+            raise HostUnreachableError(str(exc)) from exc
         self._reachable = True
 
     # -- one specimen --------------------------------------------------------
