@@ -29,4 +29,4 @@ lint: install
 
 # Install, lint, then run the tests (pytest exit 5, no tests collected, fails).
 test: lint
-	$(PY) -m pytest -q -rs
+	$(PY) -m pytest -q -rs --durations=15
