@@ -70,8 +70,10 @@ def check_api_settings():
         read_keys(settings)
         load_prompt(get_prompt_file())
         gate = gate_location(config)
-        if gate.is_redis:
+        if gate.is_redis and workflow.is_main_process:
             # A Redis gate that cannot be reached stops the run here, once.
+            # Not in the Snakemake of each cluster job: with api_on_cluster
+            # false, compute nodes need not reach the gate at all.
             gate.open()
     except HerbariumError as exc:
         sys.exit(f"herbarium-dwc: configuration problem: {exc}")
