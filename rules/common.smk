@@ -70,10 +70,11 @@ def check_api_settings():
         read_keys(settings)
         load_prompt(get_prompt_file())
         gate = gate_location(config)
-        if gate.is_redis and workflow.is_main_process:
+        if gate.is_redis and workflow.is_main_process and not workflow.dryrun:
             # A Redis gate that cannot be reached stops the run here, once.
-            # Not in the Snakemake of each cluster job: with api_on_cluster
-            # false, compute nodes need not reach the gate at all.
+            # Not in the Snakemake of each cluster job (with api_on_cluster
+            # false, compute nodes need not reach the gate at all), nor in
+            # a dry-run, which sends nothing.
             gate.open()
     except HerbariumError as exc:
         sys.exit(f"herbarium-dwc: configuration problem: {exc}")
@@ -98,7 +99,7 @@ def open_api_gate():
         from herbarium_dwc.ratelimit import reopen_gate
         from herbarium_dwc.scheduler import note_scheduler
 
-        note_scheduler(RESULTS)
+        note_scheduler(RESULTS, RUN)
         try:
             reopen_gate(config)
         except HerbariumError as exc:

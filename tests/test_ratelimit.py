@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +30,7 @@ from herbarium_dwc.ratelimit import (
     gate_location,
     note_gate_location,
     noted_gate_location,
+    redact_url,
 )
 
 from .conftest import unused_loopback_port
@@ -273,3 +275,48 @@ def test_the_gate_command_finds_and_reopens_a_redis_gate(
     assert isinstance(store, RedisGateStore)
     assert f"reopened {REDIS_URL} key {store.key}" in capsys.readouterr().out
     assert noted_redis_gate.state().stop_kind is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:se/cr#et@gate.example:6379/0",
+        "redis://user:p?w@gate.example:6379/0",
+        "redis://gate.example:6379/0?password=secret",
+    ],
+)
+def test_redacted_redis_urls_keep_no_secret(url: str) -> None:
+    assert redact_url(url) == "redis://gate.example:6379/0"
+    location = GateLocation(url, "herbarium-dwc:gate:x")
+    assert "se" not in location.describe().replace("gate.example", "")
+    assert url not in repr(location)
+
+
+def test_a_server_that_does_not_speak_redis_is_a_clear_transient_error() -> None:
+    # A wrong port with another service on it: the reply is not Redis's.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+
+        def answer() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        with pytest.raises((TransientError, ConfigError)) as info:
+            GateLocation(f"redis://127.0.0.1:{port}/0", "k").open(timeout_s=2)
+        thread.join(timeout=5)
+    assert f"rate gate's Redis at redis://127.0.0.1:{port}/0" in str(info.value)
+
+
+def test_the_gate_command_wants_a_name_with_a_redis_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from herbarium_dwc.cli import main
+
+    assert main(["gate", str(tmp_path), "--gate", "redis://127.0.0.1:1/0"]) != 0
+    assert "add --gate-name" in capsys.readouterr().err

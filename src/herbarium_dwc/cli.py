@@ -94,14 +94,23 @@ def _cmd_retry_failed(args: argparse.Namespace) -> int:
 
 def _cmd_gate(args: argparse.Namespace) -> int:
     from herbarium_dwc.ratelimit import (
+        REDIS_SCHEMES,
         GateLocation,
         GateSettings,
         RateGate,
         noted_gate_location,
+        redis_gate_key,
     )
 
+    if args.gate and args.gate.startswith(REDIS_SCHEMES) and not args.gate_name:
+        raise HerbariumError(
+            "--gate names a Redis server: add --gate-name (the run's "
+            "openai.gate_name, or its absolute results folder)"
+        )
     location = (
-        GateLocation(args.gate, args.gate_name or "")
+        GateLocation(
+            args.gate, redis_gate_key(args.gate_name) if args.gate_name else ""
+        )
         if args.gate
         else noted_gate_location(args.results)
     )
@@ -217,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the gate store (file or redis:// URL), if not the one the last run "
         "noted in RESULTS/work/gate.json",
     )
-    gate.add_argument("--gate-name", help="with a redis:// --gate: the gate's key")
+    gate.add_argument("--gate-name", help="with a redis:// --gate: the gate's name")
     gate.add_argument(
         "--reopen",
         action="store_true",

@@ -16,6 +16,12 @@ to get an answer at all counts:
 - :class:`~herbarium_dwc.errors.TransientError`: the host name does not
   resolve, the connection is refused or times out; the network may come back,
   so the specimen stays pending for the next run.
+
+Known shortcoming: the check is one request, not retried. A single network
+blip on the host where Snakemake runs therefore stops the run (the engine
+asks Snakemake to start no more jobs, see herbarium_dwc.scheduler) and fails
+that host's jobs for the few minutes the outcome stands; nothing is lost and
+the next run checks again, but an unattended overnight run ends early.
 """
 
 from __future__ import annotations

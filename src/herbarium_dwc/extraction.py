@@ -169,7 +169,7 @@ def extract_specimen(
             # No job after this one can send a request (from this host): ask
             # Snakemake to start no more of them (see herbarium_dwc.scheduler).
             if results_dir is not None:
-                stop_scheduler(results_dir, str(exc))
+                stop_scheduler(results_dir, run, str(exc))
             raise
         if results_dir is not None:
             _record_event(results_dir, record)

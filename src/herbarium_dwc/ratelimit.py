@@ -43,10 +43,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from herbarium_dwc.errors import (
     ConfigError,
@@ -222,22 +221,20 @@ class SQLiteGateStore:
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` without user name or password, for messages and files.
+    """Return ``url`` without user, password, query or fragment.
 
-    >>> redact_url("redis://:secret@gate.example:6379/0")
+    The user part ends at the last ``@`` (a password may hold ``/``, ``?`` or
+    ``#``); a query may carry a password too, so it goes as well.
+
+    >>> redact_url("redis://:se/cr#et@gate.example:6379/0?password=x")
     'redis://gate.example:6379/0'
     """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port: int | str | None
-    try:
-        port = parts.port
-    except ValueError:  # not a number: shown as written, for the message
-        port = parts.netloc.rpartition(":")[2] or None
-    netloc = f"{host}:{port}" if port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "<not a URL>"
+    rest = rest.rpartition("@")[2]
+    rest = rest.split("?", 1)[0].split("#", 1)[0]
+    return f"{scheme}://{rest}"
 
 
 def _as_values(names: Sequence[str], found: Sequence[bytes | str | None]) -> Values:
@@ -280,6 +277,7 @@ class RedisGateStore:
         self._redis = redis
         self.url = redact_url(url)
         self.key = key
+        self._timeout_s = timeout_s
         password = os.environ.get(REDIS_PASSWORD_ENV) or None
         try:
             self._client = redis.Redis.from_url(
@@ -315,6 +313,13 @@ class RedisGateStore:
                 f"the rate gate's Redis at {self.url} refused a command ({exc}); "
                 "check that it is a plain Redis server the user may write to"
             ) from exc
+        except errors.RedisError as exc:
+            # Anything else (a reply that is not Redis's, a wrong port): the
+            # specimen stays pending and the message says where to look.
+            raise TransientError(
+                f"the rate gate's Redis at {self.url} failed ({exc}); check that "
+                "openai.gate names a Redis server, then run again"
+            ) from exc
 
     def read(self, names: Sequence[str]) -> Values:
         """Return the current values of ``names`` (None when unset)."""
@@ -344,10 +349,24 @@ class RedisGateStore:
                             pipe.hdel(self.key, *removed)
                         pipe.execute()
                         return result
-                    except self._redis.exceptions.WatchError:
-                        # Another process changed the gate first: read again.
+                    except self._redis.exceptions.WatchError as exc:
+                        # redis-py also reports a connection lost while
+                        # watching as a WatchError; the change may then have
+                        # been applied, so it is not tried again here.
+                        if "occurred while watching" in str(exc):
+                            raise self._redis.exceptions.ConnectionError(
+                                str(exc)
+                            ) from exc
+                        # Another process changed the gate first: read again,
+                        # for at most as long as one command may take.
+                        if time.monotonic() > deadline:
+                            raise TransientError(
+                                f"the rate gate's Redis at {self.url} stayed busy "
+                                f"for {self._timeout_s:.0f} s; run again"
+                            ) from exc
                         time.sleep(random.random() * 0.005)
 
+        deadline = time.monotonic() + self._timeout_s
         return self._call(attempt)
 
 
@@ -734,7 +753,7 @@ class GateLocation:
     :param name: the Redis key of the gate (unused for SQLite).
     """
 
-    store: str
+    store: str = field(repr=False)
     name: str = ""
 
     @property
@@ -765,13 +784,15 @@ class GateLocation:
         return self.is_redis or Path(self.store).is_file()
 
 
-def gate_location(config: dict[str, Any]) -> GateLocation:
+def gate_location(config: dict[str, Any], from_note: bool = True) -> GateLocation:
     """Return where the workflow config puts the rate gate.
 
     ``openai.gate`` is a file (empty: ``<results>/gate.sqlite``) or a Redis
     URL; with Redis, ``openai.gate_name`` names the gate, by default after the
     absolute results folder, so each results folder keeps its own gate as it
-    does with SQLite.
+    does with SQLite. With ``from_note``, a default name the run's main
+    process noted (:func:`note_gate_location`) wins over this process's own
+    idea of the absolute path (a node may mount the folder elsewhere).
 
     >>> gate_location({"results": "results"}).store
     'results/gate.sqlite'
@@ -780,9 +801,26 @@ def gate_location(config: dict[str, Any]) -> GateLocation:
     setting = str(openai.get("gate") or "")
     results = str(config.get("results", "results")).rstrip("/") or "."
     if setting.startswith(REDIS_SCHEMES):
-        name = str(openai.get("gate_name") or "") or str(Path(results).resolve())
-        return GateLocation(setting, f"herbarium-dwc:gate:{name}")
+        name = str(openai.get("gate_name") or "")
+        if not name:
+            # A job on a node that mounts the results folder under another
+            # path must still find the gate its run started: take the name
+            # the main process noted, when there is one.
+            noted = noted_gate_location(results) if from_note else None
+            if noted is not None and noted.is_redis:
+                return GateLocation(setting, noted.name)
+            name = str(Path(results).resolve())
+        return GateLocation(setting, redis_gate_key(name))
     return GateLocation(setting or str(Path(results) / GATE_FILE))
+
+
+def redis_gate_key(name: str) -> str:
+    """Return the Redis key of the gate called ``name``.
+
+    >>> redis_gate_key("herbarium-2026")
+    'herbarium-dwc:gate:herbarium-2026'
+    """
+    return f"herbarium-dwc:gate:{name}"
 
 
 def note_gate_location(config: dict[str, Any]) -> Path:
@@ -796,7 +834,7 @@ def note_gate_location(config: dict[str, Any]) -> Path:
     # (a reader of this module) should not pay for.
     from herbarium_dwc.record import write_json_atomic
 
-    location = gate_location(config)
+    location = gate_location(config, from_note=False)
     store = redact_url(location.store) if location.is_redis else location.store
     if not location.is_redis:
         store = str(Path(store).resolve())
@@ -836,8 +874,8 @@ def reopen_gate(config: dict[str, Any]) -> None:
 
     Also notes where the gate lives for ``herbarium-dwc status``.
     """
-    open_gate(config, GateSettings()).reopen()
     note_gate_location(config)
+    open_gate(config, GateSettings()).reopen()
 
 
 def describe_closed_gate(config: dict[str, Any]) -> str | None:

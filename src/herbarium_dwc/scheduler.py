@@ -28,22 +28,32 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-NOTE = Path("work") / "scheduler.json"
+NOTES = Path("work") / "scheduler"
 
 
-def note_scheduler(results: str | Path) -> Path:
-    """Write this process's host and id to ``<results>/work/scheduler.json``.
+def note_path(results: str | Path, run: str) -> Path:
+    """Return where the scheduler of run ``run`` is noted.
+
+    One note per run: two runs (say two models) may share a results folder
+    at the same time, and each must stop only its own Snakemake.
+    """
+    return Path(results) / NOTES / f"{run}.json"
+
+
+def note_scheduler(results: str | Path, run: str) -> Path:
+    """Write this process's host and id to ``<results>/work/scheduler/<run>.json``.
 
     The workflow calls this in ``onstart``, which runs in Snakemake's main
     (scheduling) process.
 
     :param results: the results folder.
+    :param run: the run name.
     :returns: the note's path.
 
-    >>> note_scheduler("results").name
-    'scheduler.json'
+    >>> note_scheduler("results", "openai-gpt-4o-mini-dwc-v1").name
+    'openai-gpt-4o-mini-dwc-v1.json'
     """
-    path = Path(results) / NOTE
+    path = note_path(results, run)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     note = {"host": socket.gethostname(), "pid": os.getpid()}
@@ -60,7 +70,7 @@ def _is_snakemake(pid: int) -> bool:
     return b"snakemake" in command
 
 
-def stop_scheduler(results: str | Path, reason: str) -> bool:
+def stop_scheduler(results: str | Path, run: str, reason: str) -> bool:
     """Ask the Snakemake that runs this results folder to start no new jobs.
 
     Sends SIGTERM to the process noted by :func:`note_scheduler` when it runs
@@ -68,11 +78,12 @@ def stop_scheduler(results: str | Path, reason: str) -> bool:
     left alone). Never raises.
 
     :param results: the results folder.
+    :param run: the run name.
     :param reason: why, for the log.
     :returns: True when the signal was sent.
     """
     try:
-        note = json.loads((Path(results) / NOTE).read_text(encoding="utf-8"))
+        note = json.loads(note_path(results, run).read_text(encoding="utf-8"))
         host, pid = str(note["host"]), int(note["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return False
