@@ -26,7 +26,6 @@ the next run checks again, but an unattended overnight run ends early.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -40,7 +39,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from herbarium_dwc.errors import ConfigError, TransientError
-from herbarium_dwc.record import write_json_atomic
+from herbarium_dwc.record import locked_file, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -238,17 +237,10 @@ def check_endpoint_once(
     host = socket.gethostname()
     key = hashlib.sha256(f"{host} {url}".encode()).hexdigest()[:16]
     path = Path(state_dir) / f"{key}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     # Jobs of one host that start together wait here for the first one's
     # check rather than each sending (and timing out) their own.
-    with open(path.with_suffix(".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            return _check_locked(
-                base_url, url, host, path, timeout, max_age_s, transport
-            )
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with locked_file(path.with_suffix(".lock")):
+        return _check_locked(base_url, url, host, path, timeout, max_age_s, transport)
 
 
 def _check_locked(

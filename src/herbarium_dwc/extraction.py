@@ -7,12 +7,9 @@ that the extract stage writes one ``failed`` record and the run goes on.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +28,7 @@ from herbarium_dwc.record import (
     SpecimenRecord,
     Timing,
     Usage,
+    locked_file,
     read_record,
     utc_now,
     write_json_atomic,
@@ -83,17 +81,6 @@ def ocr_specimen(
             }
     write_json_atomic(out, result)
     return result
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _image_info(manifest: dict[str, Any]) -> ImageInfo:
@@ -230,7 +217,7 @@ def _extract(
             return record
         ocr = OcrResult.model_validate(ocr_data)
     dedup = Path(dedup_dir) / manifest["sha256"]
-    with _locked(dedup.with_suffix(".lock")):
+    with locked_file(dedup.with_suffix(".lock")):
         first = dedup.read_text(encoding="utf-8").strip() if dedup.exists() else ""
         first_record = Path(out).parent / f"{first}.json"
         if first and first != specimen_id and first_record.exists():

@@ -9,9 +9,12 @@ half-written record that a later run would count as done.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -118,6 +121,27 @@ class SpecimenRecord(BaseModel):
 def utc_now() -> str:
     """Return the current UTC time as an ISO 8601 string with seconds."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@contextmanager
+def locked_file(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (made if missing) for a block.
+
+    Processes of one host that take the same lock run the block one at a
+    time (``flock``; on a cluster file system without locking it raises
+    OSError).
+
+    >>> with locked_file("results/work/dedup/run.lock"):
+    ...     pass
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

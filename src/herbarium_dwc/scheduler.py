@@ -26,6 +26,8 @@ import signal
 import socket
 from pathlib import Path
 
+from herbarium_dwc.record import write_json_atomic
+
 logger = logging.getLogger(__name__)
 
 NOTES = Path("work") / "scheduler"
@@ -54,11 +56,7 @@ def note_scheduler(results: str | Path, run: str) -> Path:
     'openai-gpt-4o-mini-dwc-v1.json'
     """
     path = note_path(results, run)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    note = {"host": socket.gethostname(), "pid": os.getpid()}
-    tmp.write_text(json.dumps(note), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_atomic(path, {"host": socket.gethostname(), "pid": os.getpid()})
     return path
 
 
