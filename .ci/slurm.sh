@@ -14,12 +14,13 @@
 #      free 127.0.0.1 port and runs the same sheets with `engine: openai`,
 #      locally and through SLURM (preparation on the cluster, extraction on
 #      this host, the default), then with `api_on_cluster: true` (extraction
-#      in SLURM jobs too, the rate gate in a redis-server on 127.0.0.1); each
+#      in SLURM jobs too, the rate gate in the redis-server .ci/with-redis.sh
+#      starts on 127.0.0.1); each
 #      must give all records ok, the local run's occurrence.csv, one chat
 #      request per specimen and none on a rerun.
-# Every snakemake call runs under `timeout -k 10`; the daemons, the fake
-# provider and redis-server are stopped by PID and /etc/slurm/slurm.conf is
-# removed in the EXIT trap.
+# Every snakemake call runs under `timeout -k 10`; the daemons and the fake
+# provider are stopped by PID and /etc/slurm/slurm.conf is removed in the
+# EXIT trap.
 #
 # Environment: PY (python with snakemake and the slurm plugin; default
 # .venv/bin/python), HERBARIUM_SHARED_DATA (default ../shared/data),
@@ -345,33 +346,19 @@ openai:
 EOF
 API_CONFIG=(--configfile "$TMP/api.yaml" --config "images=$LICHENS/images" "limit=$SHEETS" "truth=")
 
-# The api_on_cluster run keeps its gate in a redis-server on 127.0.0.1, as a
-# cluster whose API jobs run on several nodes must (openai.gate: redis://).
-# Without redis-server (not installable) or the Python client, that run uses
-# the SQLite gate and says so.
-if ! command -v redis-server >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 -y -qq \
-    --no-install-recommends install redis-server >>/tmp/slurm-ci-apt.log 2>&1 || true
-fi
+# The api_on_cluster run keeps its gate in Redis, as a cluster whose API jobs
+# run on several nodes must (openai.gate: redis://): the redis-server that
+# .ci/with-redis.sh starts on 127.0.0.1 (.ci/run runs this script under it).
+# Without it (run alone, or redis-server not installable) or without the
+# Python client, that run uses the SQLite gate and says so.
 cp "$TMP/api.yaml" "$TMP/api-oncluster.yaml"
 REDIS_GATE=""
-if command -v redis-server >/dev/null && "$PY" -c "import redis" 2>/dev/null; then
-  REDIS_PORT=$(free_port)
-  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes \
-    --pidfile "$TMP/redis.pid" --dir "$TMP" --logfile "$TMP/redis.log" \
-    --save "" --appendonly no --protected-mode yes
-  PIDFILES+=("$TMP/redis.pid")
-  for _ in $(seq 50); do
-    [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break
-    sleep 0.1
-  done
-  [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] ||
-    fail "redis-server did not answer on 127.0.0.1:$REDIS_PORT"
-  REDIS_GATE=redis://127.0.0.1:$REDIS_PORT/0
+if [ -n "${HERBARIUM_REDIS_URL:-}" ] && "$PY" -c "import redis" 2>/dev/null; then
+  REDIS_GATE=$HERBARIUM_REDIS_URL
   echo "  gate: $REDIS_GATE" >>"$TMP/api-oncluster.yaml"
   check "redis-server on $REDIS_GATE for the api_on_cluster run's gate"
 else
-  say "note: no redis-server or no redis client in $PY; the api_on_cluster run uses the SQLite gate"
+  say "note: no HERBARIUM_REDIS_URL (run under .ci/with-redis.sh) or no redis client in $PY; the api_on_cluster run uses the SQLite gate"
 fi
 ONCLUSTER_CONFIG=("${API_CONFIG[@]}")
 ONCLUSTER_CONFIG[1]=$TMP/api-oncluster.yaml
@@ -463,7 +450,7 @@ check "API run with extraction in SLURM jobs ($in_slurm): $out"
 if [ -n "$REDIS_GATE" ]; then
   [ ! -e "$TMP/api-oncluster/results/gate.sqlite" ] ||
     fail "the api_on_cluster run made a SQLite gate although openai.gate is $REDIS_GATE"
-  keys=$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" dbsize)
+  keys=$(redis-cli -u "$REDIS_GATE" --scan --pattern 'herbarium-dwc:gate:*' | wc -l)
   [ "$keys" -gt 0 ] || fail "the Redis gate at $REDIS_GATE holds nothing after the run"
   check "the api_on_cluster run's jobs shared the gate in Redis ($keys key(s), no SQLite file)"
 fi
